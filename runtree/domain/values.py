@@ -1,0 +1,54 @@
+"""What run.log accepts: scalars and strings, nested dicts flattened to dotted keys; anything else is a TypeError."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+_PLAIN = frozenset((float, int, bool, str, type(None)))
+ALLOWED = "bool, int, float, str, None, numpy scalars and 0-d arrays, or a dict of these"
+
+
+def check_row(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a new flat dict of loggable values from `data`, or raise TypeError naming the bad key."""
+    if not isinstance(data, Mapping):
+        raise TypeError(f"run.log() takes a dict of metrics, got {type(data).__name__}: {data!r:.80}")
+    for k, v in data.items():
+        # Fast path for the common case: a flat dict of plain scalars under string keys.
+        if type(v) not in _PLAIN or type(k) is not str:
+            break
+    else:
+        return dict(data)
+    out: dict[str, Any] = {}
+    _flatten(data, "", out)
+    return out
+
+
+def _flatten(data: Mapping[Any, Any], prefix: str, out: dict[str, Any]) -> None:
+    for k, v in data.items():
+        if not isinstance(k, str):
+            raise TypeError(f"run.log(): keys must be strings, got {type(k).__name__} key {k!r}")
+        key = prefix + k
+        if type(v) in _PLAIN:
+            out[key] = v
+        elif isinstance(v, Mapping):
+            _flatten(v, key + ".", out)
+        else:
+            out[key] = to_scalar(key, v)
+
+
+def to_scalar(key: str, v: Any) -> Any:
+    """Turn a numpy scalar / 0-d array / bool-int-float subclass into a plain Python value."""
+    if isinstance(v, np.generic) or (isinstance(v, np.ndarray) and v.ndim == 0):
+        v = v.item()
+    elif isinstance(v, bool):
+        return bool(v)
+    elif isinstance(v, int | float | str):  # subclasses such as IntEnum: store the plain value
+        for plain in (int, float, str):
+            if isinstance(v, plain):
+                return plain(v)
+    if type(v) in _PLAIN:
+        return v
+    raise TypeError(f"run.log(): value for key {key!r} has type {type(v).__name__}, which runtree cannot log; allowed: {ALLOWED}")

@@ -1,0 +1,1 @@
+"""The training-side SDK: init -> Run -> log -> finish, with a background writer."""

@@ -1,0 +1,163 @@
+"""run.config and run.summary: the dict-like objects users read and write, as in wandb."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from runtree.errors import ConfigError, UsageError
+from runtree.sdk.writer import NullWriter, Writer
+
+
+def _plain(value: Any) -> Any:
+    """Config values as JSON-friendly plain values (numpy scalars and arrays, tuples, sets)."""
+    if hasattr(value, "tolist") and callable(value.tolist):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    return value
+
+
+def config_dict(obj: Any) -> dict[str, Any]:
+    """Turn what users pass as config (dict, argparse Namespace, dataclass-like, None) into a dict."""
+    if obj is None:
+        return {}
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if hasattr(obj, "__dict__"):
+        return {k: _plain(v) for k, v in vars(obj).items() if not k.startswith("_")}
+    raise UsageError(f"config must be a dict or an object with attributes (e.g. argparse.Namespace), got {type(obj).__name__}")
+
+
+class Config:
+    """The run's config: attribute and item access, update(); changes are stored in the background."""
+
+    def __init__(self, items: dict[str, Any], on_change: Callable[[dict[str, Any]], None]) -> None:
+        object.__setattr__(self, "_items", dict(items))
+        object.__setattr__(self, "_on_change", on_change)
+
+    def _set(self, key: str, value: Any, allow_val_change: bool | None) -> None:
+        key = str(key).strip("-")
+        value = _plain(value)
+        if not allow_val_change and key in self._items and self._items[key] != value:
+            raise ConfigError(
+                f'Attempted to change value of key "{key}" from {self._items[key]!r} to {value!r}. '
+                "If you really want to do this, pass allow_val_change=True to config.update()"
+            )
+        self._items[key] = value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._set(key, value, None)
+        self._on_change(dict(self._items))
+
+    __setattr__ = __setitem__
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._items[key]
+        except KeyError:
+            raise AttributeError(f"config has no key {key!r}") from None
+
+    def __delitem__(self, key: str) -> None:
+        del self._items[key]
+        self._on_change(dict(self._items))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Config({self._items!r})"
+
+    def keys(self) -> list[str]:
+        return list(self._items)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self._items.items())
+
+    def values(self) -> list[Any]:
+        return list(self._items.values())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items.get(key, default)
+
+    def update(self, d: Any, allow_val_change: bool | None = None) -> None:
+        for k, v in config_dict(d).items():
+            self._set(k, v, allow_val_change)
+        self._on_change(dict(self._items))
+
+    def setdefaults(self, d: Mapping[str, Any]) -> None:
+        for k, v in config_dict(d).items():
+            self._items.setdefault(k, v)
+        self._on_change(dict(self._items))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._items)
+
+
+class Summary:
+    """run.summary: the last value of each metric (or define_metric's min/max/mean/...), settable by hand."""
+
+    def __init__(self, writer: Writer | NullWriter) -> None:
+        self._writer = writer
+
+    def _current(self) -> dict[str, Any]:
+        self._writer.sync()
+        with self._writer._lock:
+            return self._writer.summary.result()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._current()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._writer.sync()
+        with self._writer._lock:
+            self._writer.summary.set(key, _plain(value))
+        self._writer.touch_summary()
+
+    def __delitem__(self, key: str) -> None:
+        self._writer.sync()
+        with self._writer._lock:
+            self._writer.summary.remove(key)
+        self._writer.touch_summary()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._current()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def __repr__(self) -> str:
+        return f"Summary({self._current()!r})"
+
+    def keys(self) -> list[str]:
+        return list(self._current())
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self._current().items())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._current().get(key, default)
+
+    def update(self, d: Mapping[str, Any]) -> None:
+        self._writer.sync()
+        with self._writer._lock:
+            for k, v in d.items():
+                self._writer.summary.set(k, _plain(v))
+        self._writer.touch_summary()
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._current()

@@ -1,0 +1,480 @@
+"""The Run lifecycle: init -> log -> finish, config and summary, define_metric, context manager, atexit.
+
+`Run.log` is the hot path: it checks the values, applies W&B's step rules and hands the row to the
+background writer; it never touches the store.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from runtree.domain import ids
+from runtree.domain.records import FAILED, FINISHED, Segment
+from runtree.domain.steps import StepCounter
+from runtree.domain.summary import MetricDef, SummaryBuilder, parse_summary_modes
+from runtree.domain.values import check_row
+from runtree.errors import RuntreeWarning, UsageError
+from runtree.sdk import settings as settings_mod
+from runtree.sdk import start as start_mod
+from runtree.sdk.config import Config, Summary, config_dict
+from runtree.sdk.settings import Settings
+from runtree.sdk.writer import NullWriter, Writer
+from runtree.store import default_store_url, open_store
+from runtree.store.base import Store
+
+DEFAULT_PROJECT = "uncategorized"
+_LAST_RUN_FILE = "last-run.json"
+
+
+class Run:
+    """One training run being logged. Made by runtree.init(); use as a context manager or call finish()."""
+
+    def __init__(self, settings: Settings, store: Store | None, start: start_mod.Start) -> None:
+        rec = start.record
+        self.settings = settings
+        self._store = store
+        self._record = rec
+        self._segments: list[Segment] = start.segments
+        self._counter = StepCounter(start.starting_step)
+        self.starting_step = start.starting_step
+        self.resumed = start.resumed
+        self._start_time = time.time()
+        self._runtime_offset = start.runtime_offset - 0.0
+        self._t0 = self._start_time - start.runtime_offset
+        self._defs = {name: MetricDef.from_json(name, d) for name, d in rec.metric_defs.items()}
+        builder = SummaryBuilder(self._defs)
+        self._writer: Writer | NullWriter
+        if store is None:
+            self._writer = NullWriter(builder)
+        else:
+            self._writer = Writer(
+                store,
+                rec.uid,
+                rec.epoch,
+                builder,
+                flush_interval=settings.flush_interval,
+                max_queue=settings.max_queue,
+                heartbeat_interval=settings.heartbeat_interval,
+                base_rows=start.base_rows,
+            )
+        self.config = Config(rec.config, lambda items: self._writer.set_fields(config=items))
+        self.summary = Summary(self._writer)
+        self._name = rec.name
+        self._notes = rec.notes
+        self._tags = tuple(rec.tags)
+        self._finished = False
+        self._lock = threading.Lock()
+        self._context: list[Any] = []  # system sampler, console capture: stopped at finish
+
+    # -- identity ----------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._record.id
+
+    @property
+    def uid(self) -> str:
+        """The immutable run id: never changes, not on rename, move or rewind."""
+        return self._record.uid
+
+    storage_id = uid
+
+    @property
+    def entity(self) -> str:
+        return self._record.entity
+
+    @property
+    def project(self) -> str:
+        return self._record.project
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.id}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise UsageError(f"run name must be a non-empty string, got {value!r}")
+        self._name = value
+        self._writer.set_fields(name=value)
+
+    display_name = name
+
+    @property
+    def notes(self) -> str | None:
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str) -> None:
+        self._notes = value
+        self._writer.set_fields(notes=value)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Sequence[str]) -> None:
+        if isinstance(value, str) or not all(isinstance(t, str) for t in value):
+            raise UsageError(f"tags must be a list of strings, got {value!r}")
+        self._tags = tuple(value)
+        self._writer.set_fields(tags=self._tags)
+
+    @property
+    def group(self) -> str | None:
+        return self._record.group
+
+    @property
+    def job_type(self) -> str | None:
+        return self._record.job_type
+
+    @property
+    def step(self) -> int:
+        """The step the next committed log() will get."""
+        return self._counter.step
+
+    @property
+    def start_time(self) -> float:
+        return self._start_time
+
+    @property
+    def mode(self) -> str:
+        return self.settings.mode
+
+    @property
+    def offline(self) -> bool:
+        return self.settings.mode == "offline"
+
+    @property
+    def disabled(self) -> bool:
+        return self.settings.mode == "disabled"
+
+    @property
+    def dir(self) -> str:
+        return str(Path(self.settings.dir or os.environ.get("RUNTREE_DIR") or "runtree").resolve())
+
+    @property
+    def url(self) -> str | None:
+        return None
+
+    @property
+    def forked_from(self) -> dict[str, Any] | None:
+        """{'uid', 'step'} of the run this one was forked from, or None."""
+        if self._record.parent_uid is None:
+            return None
+        return {"uid": self._record.parent_uid, "step": self._record.fork_step}
+
+    @property
+    def parent_uid(self) -> str | None:
+        return self._record.parent_uid
+
+    @property
+    def fork_step(self) -> int | None:
+        return self._record.fork_step
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The lineage segments making up this run's visible history."""
+        return list(self._segments)
+
+    # -- logging -----------------------------------------------------------------------------
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Log a dict of metrics at the current step (or `step`), as wandb.log does."""
+        if self._finished:
+            raise UsageError(f"run {self.path} is finished; log() after finish() is not stored")
+        row = check_row(data)
+        now = time.time()
+        counter = self._counter
+        if step is None and commit is None and not counter.pending:
+            # The common case: one complete row per call.
+            s = counter.step
+            counter.step = s + 1
+            row["_step"] = s
+            row["_timestamp"] = now
+            row["_runtime"] = now - self._t0
+            self._writer.put(s, now, row)
+            return
+        if step is not None:
+            step = _check_step(step)
+        row["_timestamp"] = now
+        row["_runtime"] = now - self._t0
+        committed = counter.log(row, step, commit)
+        if committed is None:
+            keys = sorted(k for k in row if not k.startswith("_"))
+            warnings.warn(
+                f"Tried to log to step {step} that is less than the current step {counter.step}; "
+                f"keys {keys} were not logged. Steps must be monotonically increasing.",
+                RuntreeWarning,
+                stacklevel=2,
+            )
+            return
+        for s, r in committed:
+            r["_step"] = s
+            self._writer.put(s, r["_timestamp"], r)
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> MetricDef:
+        """Declare how a metric (or a glob such as 'val/*') is summarised and which metric is its x axis."""
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"define_metric() needs a metric name, got {name!r}")
+        if name.endswith("*") and "*" in name[:-1]:
+            raise UsageError(f"define_metric({name!r}): only a trailing '*' glob is supported")
+        if step_metric is not None and (not isinstance(step_metric, str) or not step_metric):
+            raise UsageError(f"define_metric({name!r}, step_metric={step_metric!r}): step_metric must be a metric name")
+        d = MetricDef(name, step_metric, parse_summary_modes(name, summary), bool(hidden))
+        self._defs[name] = d
+        with self._writer._lock:
+            self._writer.summary.define(d)
+        self._writer.set_fields(metric_defs={n: x.to_json() for n, x in self._defs.items()})
+        return d
+
+    # -- finishing ---------------------------------------------------------------------------
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Store everything logged and mark the run finished (or failed, for a non-zero exit code)."""
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+        for part in reversed(self._context):
+            try:
+                part.stop()
+            except Exception as e:  # a broken sampler must not lose the run's history
+                warnings.warn(f"runtree: stopping {type(part).__name__} failed: {e}", RuntreeWarning, stacklevel=2)
+        for s, r in self._counter.flush():
+            r["_step"] = s
+            self._writer.put(s, r["_timestamp"], r)
+        now = time.time()
+        state = FINISHED if not exit_code else FAILED
+        self._writer.close(state=state, exit_code=exit_code or 0, finished_at=now)
+        _forget(self)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> Literal[False]:
+        self.finish(exit_code=1 if exc_type is not None else 0)
+        return False
+
+    def __repr__(self) -> str:
+        return f"<runtree.Run {self.path} uid={self.uid} name={self.name!r}>"
+
+    # wandb compatibility
+    def mark_preempting(self) -> None:
+        pass
+
+
+def _check_step(step: Any) -> int:
+    try:
+        import numpy as np
+
+        if isinstance(step, np.integer):
+            step = int(step)
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    if isinstance(step, bool) or not isinstance(step, int):
+        if isinstance(step, float) and step.is_integer():
+            return int(step)
+        raise UsageError(f"log(step={step!r}): step must be a non-negative integer")
+    if step < 0:
+        raise UsageError(f"log(step={step}): step must be >= 0")
+    return step
+
+
+# -- the process's runs -------------------------------------------------------------------------
+_active: list[Run] = []
+_current: Run | None = None
+_state_lock = threading.RLock()
+
+
+def current() -> Run | None:
+    return _current
+
+
+def _forget(run: Run) -> None:
+    global _current
+    with _state_lock:
+        if run in _active:
+            _active.remove(run)
+        if _current is run:
+            _current = None
+
+
+def init(
+    project: str | None = None,
+    entity: str | None = None,
+    *,
+    config: Any = None,
+    name: str | None = None,
+    id: str | None = None,
+    notes: str | None = None,
+    tags: Sequence[str] | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    mode: str | None = None,
+    resume: bool | str | None = None,
+    resume_from: str | None = None,
+    fork_from: str | None = None,
+    reinit: bool | str | None = None,
+    settings: Settings | Mapping[str, Any] | None = None,
+    config_exclude_keys: Sequence[str] | None = None,
+    config_include_keys: Sequence[str] | None = None,
+    allow_val_change: bool | None = None,
+    save_code: bool | None = None,
+    anonymous: str | None = None,
+    sync_tensorboard: bool | None = None,
+    monitor_gym: bool | None = None,
+) -> Run:
+    """Start (or resume, fork, rewind) a run and make it the current one. Same arguments as wandb.init."""
+    global _current
+    s = settings_mod.resolve(settings, dir=str(dir) if dir is not None else None, mode=mode, entity=entity, project=project)
+    if run_id_env := os.environ.get("RUNTREE_RUN_ID") or os.environ.get("WANDB_RUN_ID"):
+        id = id or run_id_env
+    if resume is None and (env_resume := os.environ.get("RUNTREE_RESUME") or os.environ.get("WANDB_RESUME")):
+        resume = env_resume
+    with _state_lock:
+        policy = _reinit_policy(reinit)
+        live = [r for r in _active if not r._finished]
+        if live and policy == "return_previous":
+            return live[-1]
+        if live and policy == "finish_previous":
+            for r in list(live):
+                r.finish()
+        cfg = config_dict(config)
+        if config_include_keys:
+            cfg = {k: v for k, v in cfg.items() if k in config_include_keys}
+        if config_exclude_keys:
+            cfg = {k: v for k, v in cfg.items() if k not in config_exclude_keys}
+        req = start_mod.Request(
+            entity=ids.validate_scope_name("entity", s.entity or "local"),
+            project=ids.validate_scope_name("project", s.project or DEFAULT_PROJECT),
+            id=id,
+            name=name,
+            config=cfg,
+            tags=_check_tags(tags),
+            notes=notes,
+            group=group,
+            job_type=job_type,
+            resume=start_mod.normalize_resume(resume),
+            fork_from=fork_from,
+            resume_from=resume_from,
+        )
+        if s.mode == "disabled":
+            start_mod.check_options(req)
+            run = Run(s, None, _disabled_start(req))
+        else:
+            store = open_store(s.store_url or default_store_url(s.dir))
+            start = start_mod.open_run(store, req, _read_last_run(s))
+            run = Run(s, store, start)
+            _write_last_run(s, run)
+            _attach_context(run)
+        _active.append(run)
+        if policy != "create_new":
+            _current = run
+        return run
+
+
+def _reinit_policy(reinit: bool | str | None) -> str:
+    if reinit is None or reinit == "default":
+        return "return_previous"
+    if reinit is True:
+        return "finish_previous"
+    if reinit is False:
+        return "return_previous"
+    if reinit in ("return_previous", "finish_previous", "create_new"):
+        return str(reinit)
+    raise UsageError(f"reinit={reinit!r} is not valid; allowed: 'default', 'return_previous', 'finish_previous', 'create_new'")
+
+
+def _check_tags(tags: Sequence[str] | None) -> tuple[str, ...]:
+    if tags is None:
+        return ()
+    if isinstance(tags, str) or not all(isinstance(t, str) and t for t in tags):
+        raise UsageError(f"tags must be a list of non-empty strings, got {tags!r}")
+    return tuple(tags)
+
+
+def _disabled_start(req: start_mod.Request) -> start_mod.Start:
+    from runtree.domain.records import RunRecord
+
+    uid = ids.make_uid()
+    rec = RunRecord(
+        uid=uid,
+        entity=req.entity,
+        project=req.project,
+        id=req.id or ids.make_id(),
+        name=req.name or "disabled-run",
+        config=req.config,
+        tags=req.tags,
+        notes=req.notes,
+    )
+    return start_mod.Start(rec, [Segment(uid, 0, 0)], 0, 0.0, None)
+
+
+def _run_dir(s: Settings) -> Path:
+    return Path(s.dir or os.environ.get("RUNTREE_DIR") or "runtree")
+
+
+def _read_last_run(s: Settings) -> str | None:
+    try:
+        return str(json.loads((_run_dir(s) / _LAST_RUN_FILE).read_text())["id"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _write_last_run(s: Settings, run: Run) -> None:
+    try:
+        (_run_dir(s) / _LAST_RUN_FILE).write_text(json.dumps({"id": run.id, "uid": run.uid, "path": run.path}))
+    except OSError:
+        pass
+
+
+def _attach_context(run: Run) -> None:
+    """Start what runs beside the training loop (system sampler, console capture); finish() stops them."""
+    from runtree.sdk import context
+
+    run._context.extend(context.start(run, run._writer))
+
+
+# -- interpreter exit: finish what the user did not -----------------------------------------------
+_uncaught: list[BaseException] = []
+_previous_excepthook = sys.excepthook
+
+
+def _excepthook(tp: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    _uncaught.append(value)
+    _previous_excepthook(tp, value, tb)
+
+
+sys.excepthook = _excepthook
+
+
+@atexit.register
+def _finish_all() -> None:
+    code = 1 if _uncaught else 0
+    for run in list(_active):
+        try:
+            run.finish(exit_code=code)
+        except Exception as e:  # pragma: no cover - nothing to raise to at exit
+            print(f"runtree: could not finish run {run.path}: {e}", file=sys.stderr)

@@ -1,0 +1,63 @@
+"""open_store(url) -> the Store for a URL: `sqlite:///path/file.db`, or a directory holding `runtree.db`."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from runtree.errors import StoreError
+from runtree.store.base import Store
+
+__all__ = ["Store", "default_store_url", "open_store"]
+
+DB_FILE = "runtree.db"
+_cache: dict[tuple[str, int], Store] = {}
+_cache_lock = threading.Lock()
+
+
+def default_store_url(directory: str | os.PathLike[str] | None = None) -> str:
+    """The embedded store under `directory`, else $RUNTREE_DIR, else ./runtree."""
+    base = Path(directory or os.environ.get("RUNTREE_DIR") or "runtree")
+    return f"sqlite:///{(base / DB_FILE).resolve()}"
+
+
+def _normalize(url: str) -> str:
+    if url.startswith("sqlite:///"):
+        return url
+    if "://" in url:
+        return url
+    # A bare path: a directory (holding runtree.db) or a .db file.
+    p = Path(url)
+    if p.suffix == ".db":
+        return f"sqlite:///{p.resolve()}"
+    return f"sqlite:///{(p / DB_FILE).resolve()}"
+
+
+def open_store(url: str | None = None) -> Store:
+    """The Store for `url` (default: the embedded store), shared by every caller in this process."""
+    url = _normalize(url or default_store_url())
+    key = (url, os.getpid())  # a forked child must not reuse its parent's connections
+    with _cache_lock:
+        store = _cache.get(key)
+        if store is None:
+            store = _open(url)
+            _cache[key] = store
+        return store
+
+
+def _open(url: str) -> Store:
+    if url.startswith("sqlite:///"):
+        from runtree.store.sqlite import SqliteStore
+
+        return SqliteStore(url[len("sqlite:///") :])
+    scheme = url.split("://", 1)[0]
+    raise StoreError(f"cannot open store {url!r}: scheme {scheme!r} is not supported here (use sqlite:///path or a directory)")
+
+
+def close_all() -> None:
+    """Close every cached store (tests, interpreter exit)."""
+    with _cache_lock:
+        for store in _cache.values():
+            store.close()
+        _cache.clear()

@@ -1,0 +1,71 @@
+"""The Store protocol: what every backend (SQLite, PostgreSQL, HTTP) offers the SDK, the Api and the server.
+
+Rows are keyed by (uid, epoch, step) and never rewritten; a run's visible history is read through its
+segment list (runtree.domain.lineage), one range scan per segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+from runtree.domain.records import Rewind, RunRecord, Segment
+
+# (step, wall-clock timestamp, the whole row including _step/_timestamp/_runtime)
+RowIn = tuple[int, float, dict[str, Any]]
+
+
+class Store(Protocol):
+    url: str
+
+    # -- runs ------------------------------------------------------------------------------
+    def create_run(self, run: RunRecord, segments: Sequence[Segment]) -> None:
+        """Insert a run and its initial segments in one transaction; RunExists if the id is taken."""
+
+    def get_run(self, uid: str) -> RunRecord:
+        """The run with this uid; NoSuchRun otherwise."""
+
+    def find_run(self, entity: str, project: str, run_id: str) -> RunRecord | None:
+        """The run named entity/project/run_id, if any."""
+
+    def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
+        """Runs, oldest first, optionally limited to an entity, a project or the children of a run."""
+
+    def update_run(self, uid: str, **fields: Any) -> None:
+        """Change stored fields of a run (name, config, summary, state, tags, notes, ...)."""
+
+    # -- lineage ---------------------------------------------------------------------------
+    def read_segments(self, uid: str) -> list[Segment]:
+        """The run's visible history as segments, in step order."""
+
+    def rewind_run(self, uid: str, segments: Sequence[Segment], rewind: Rewind, **fields: Any) -> None:
+        """Atomically: replace the run's segments, move it to rewind.to_epoch, record the rewind, update fields."""
+
+    def list_rewinds(self, uid: str) -> list[Rewind]:
+        """The run's rewinds, oldest first, each with the segments it archived."""
+
+    # -- history ---------------------------------------------------------------------------
+    def append_rows(self, uid: str, epoch: int, rows: Sequence[RowIn]) -> None:
+        """Append committed rows; a row whose (uid, epoch, step) is already stored is ignored (idempotent)."""
+
+    def read_rows(self, segments: Sequence[Segment], min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
+        """The rows of the visible history in step order, one range scan per segment."""
+
+    def last_row(self, segments: Sequence[Segment], at_or_before: int | None = None) -> tuple[int, float] | None:
+        """(step, timestamp) of the last visible row, or of the last one at or before a step."""
+
+    # -- time-keyed streams: system metrics and console output -----------------------------
+    def append_system(self, uid: str, epoch: int, samples: Sequence[tuple[float, dict[str, Any]]]) -> None:
+        """Append system-metric samples (timestamp, values)."""
+
+    def read_system(self, segments: Sequence[Segment]) -> Iterator[tuple[float, dict[str, Any]]]:
+        """System samples of the visible history in time order, each segment cut at its until_time."""
+
+    def append_logs(self, uid: str, epoch: int, lines: Sequence[tuple[int, float, int | None, str, str]]) -> None:
+        """Append console lines (seq, timestamp, step, stream, text); seq makes a retry idempotent."""
+
+    def read_logs(self, segments: Sequence[Segment]) -> Iterator[tuple[float, int | None, str, str]]:
+        """Console lines (timestamp, step, stream, text) of the visible history, in order."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,328 @@
+"""The embedded default store: one SQLite file in WAL mode.
+
+Writes go through one connection guarded by a lock (so one thread at a time owns it) and run in
+`BEGIN IMMEDIATE` transactions, so several processes can log into one file without losing a row; each
+reading thread has its own connection and sees committed data only. A killed writer leaves at most an
+uncommitted transaction, which SQLite rolls back: the file is never corrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from runtree.domain.records import Rewind, RunRecord, Segment
+from runtree.errors import NoSuchRun, RunExists, StoreError
+from runtree.store import migrations
+from runtree.store.base import RowIn
+from runtree.store.codec import dumps, dumps_row, loads, loads_or
+
+_JSON_FIELDS = {"config", "summary", "metric_defs", "metadata"}
+_RUN_COLUMNS = [
+    "uid",
+    "entity",
+    "project",
+    "id",
+    "name",
+    "state",
+    "created_at",
+    "updated_at",
+    "heartbeat_at",
+    "finished_at",
+    "exit_code",
+    "epoch",
+    "parent_uid",
+    "fork_step",
+    "config",
+    "summary",
+    "metric_defs",
+    "tags",
+    "notes",
+    "group",
+    "job_type",
+    "host",
+    "pid",
+    "pid_started",
+    "last_step",
+    "metadata",
+]
+_UPDATABLE = set(_RUN_COLUMNS) - {"uid", "created_at"}
+
+
+def _quote(col: str) -> str:
+    return f'"{col}"'
+
+
+def _encode_field(name: str, value: Any) -> Any:
+    if name in _JSON_FIELDS:
+        return dumps(value)
+    if name == "tags":
+        return dumps(list(value))
+    return value
+
+
+def _run_from_row(r: sqlite3.Row) -> RunRecord:
+    d = dict(r)
+    for f in _JSON_FIELDS:
+        d[f] = loads_or(d[f], {})
+    d["tags"] = tuple(loads_or(d["tags"], []))
+    return RunRecord(**d)
+
+
+def _segment_bounds(seg: Segment, min_step: int | None, max_step: int | None) -> tuple[int, int] | None:
+    lo = seg.first_step if min_step is None else max(seg.first_step, min_step)
+    hi_seg = seg.last_step if seg.last_step is not None else (1 << 62)
+    hi = hi_seg if max_step is None else min(hi_seg, max_step)
+    return None if lo > hi else (lo, hi)
+
+
+class SqliteStore:
+    """Store on one SQLite file; safe to share between the threads of a process."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._wconn = self._connect()
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the runtree store at {self.path}: {e}") from e
+        self._wlock = threading.Lock()
+        self._local = threading.local()
+        self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=60000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = self._connect()
+            self._local.conn = conn
+            self._local.pid = os.getpid()
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE takes the file's write lock up front (no upgrade deadlocks)."""
+        with self._wlock:
+            conn = self._wconn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        steps = migrations.load("sqlite")
+        with self._write() as conn:
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            newest = steps[-1][0] if steps else 0
+            if current > newest:
+                raise StoreError(
+                    f"the store at {self.path} has schema {current}, newer than this runtree knows ({newest}); upgrade runtree"
+                )
+            for version, _name, sql in steps:
+                if version > current:
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version={version}")
+
+    def close(self) -> None:
+        with self._wlock:
+            self._wconn.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- runs ------------------------------------------------------------------------------
+    def create_run(self, run: RunRecord, segments: Sequence[Segment]) -> None:
+        values = [_encode_field(c, getattr(run, c)) for c in _RUN_COLUMNS]
+        cols = ",".join(_quote(c) for c in _RUN_COLUMNS)
+        try:
+            with self._write() as conn:
+                conn.execute(f"INSERT INTO runs ({cols}) VALUES ({','.join('?' * len(values))})", values)
+                self._put_segments(conn, run.uid, segments)
+        except sqlite3.IntegrityError as e:
+            raise RunExists(
+                f"run id {run.id!r} is already taken in {run.entity}/{run.project}; "
+                "pass resume='allow' to continue it, or choose another id"
+            ) from e
+
+    @staticmethod
+    def _put_segments(conn: sqlite3.Connection, uid: str, segments: Sequence[Segment]) -> None:
+        conn.execute("DELETE FROM segments WHERE uid=?", (uid,))
+        conn.executemany(
+            "INSERT INTO segments (uid, ord, source_uid, epoch, first_step, last_step, until_time) VALUES (?,?,?,?,?,?,?)",
+            [(uid, i, s.source_uid, s.epoch, s.first_step, s.last_step, s.until_time) for i, s in enumerate(segments)],
+        )
+
+    def get_run(self, uid: str) -> RunRecord:
+        r = self._reader().execute("SELECT * FROM runs WHERE uid=?", (uid,)).fetchone()
+        if r is None:
+            raise NoSuchRun(f"no run has uid {uid!r} in {self.url}")
+        return _run_from_row(r)
+
+    def find_run(self, entity: str, project: str, run_id: str) -> RunRecord | None:
+        r = self._reader().execute("SELECT * FROM runs WHERE entity=? AND project=? AND id=?", (entity, project, run_id)).fetchone()
+        return None if r is None else _run_from_row(r)
+
+    def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
+        where, args = [], []
+        for col, val in (("entity", entity), ("project", project), ("parent_uid", parent_uid)):
+            if val is not None:
+                where.append(f"{col}=?")
+                args.append(val)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at, uid"
+        return [_run_from_row(r) for r in self._reader().execute(sql, args)]
+
+    def update_run(self, uid: str, **fields: Any) -> None:
+        bad = set(fields) - _UPDATABLE
+        if bad:
+            raise ValueError(f"cannot update run fields {sorted(bad)}")
+        fields.setdefault("updated_at", time.time())
+        sets = ",".join(f"{_quote(k)}=?" for k in fields)
+        try:
+            with self._write() as conn:
+                cur = conn.execute(f"UPDATE runs SET {sets} WHERE uid=?", [*(_encode_field(k, v) for k, v in fields.items()), uid])
+                if cur.rowcount == 0:
+                    raise NoSuchRun(f"no run has uid {uid!r} in {self.url}")
+        except sqlite3.IntegrityError as e:
+            raise RunExists(f"cannot move run {uid}: its id is already taken in the target project") from e
+
+    # -- lineage ---------------------------------------------------------------------------
+    def read_segments(self, uid: str) -> list[Segment]:
+        rows = (
+            self._reader()
+            .execute("SELECT source_uid, epoch, first_step, last_step, until_time FROM segments WHERE uid=? ORDER BY ord", (uid,))
+            .fetchall()
+        )
+        if not rows:
+            self.get_run(uid)  # raises NoSuchRun for an unknown uid
+        return [Segment(*r) for r in rows]
+
+    def rewind_run(self, uid: str, segments: Sequence[Segment], rewind: Rewind, **fields: Any) -> None:
+        with self._write() as conn:
+            seq = conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM rewinds WHERE uid=?", (uid,)).fetchone()[0]
+            conn.execute(
+                "INSERT INTO rewinds (uid, seq, at_step, from_epoch, to_epoch, created_at, archived) VALUES (?,?,?,?,?,?,?)",
+                (
+                    uid,
+                    seq,
+                    rewind.at_step,
+                    rewind.from_epoch,
+                    rewind.to_epoch,
+                    rewind.created_at,
+                    dumps([[s.source_uid, s.epoch, s.first_step, s.last_step, s.until_time] for s in rewind.archived]),
+                ),
+            )
+            self._put_segments(conn, uid, segments)
+            fields = {"epoch": rewind.to_epoch, "updated_at": time.time(), **fields}
+            sets = ",".join(f"{_quote(k)}=?" for k in fields)
+            conn.execute(f"UPDATE runs SET {sets} WHERE uid=?", [*(_encode_field(k, v) for k, v in fields.items()), uid])
+
+    def list_rewinds(self, uid: str) -> list[Rewind]:
+        rows = (
+            self._reader()
+            .execute("SELECT at_step, from_epoch, to_epoch, created_at, archived FROM rewinds WHERE uid=? ORDER BY seq", (uid,))
+            .fetchall()
+        )
+        return [Rewind(uid, r[0], r[1], r[2], r[3], tuple(Segment(*s) for s in loads(r[4]))) for r in rows]
+
+    # -- history ---------------------------------------------------------------------------
+    def append_rows(self, uid: str, epoch: int, rows: Sequence[RowIn]) -> None:
+        if not rows:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO history (uid, epoch, step, ts, data) VALUES (?,?,?,?,?)",
+                [(uid, epoch, step, ts, dumps_row(data)) for step, ts, data in rows],
+            )
+
+    def read_rows(self, segments: Sequence[Segment], min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
+        conn = self._reader()
+        for seg in segments:
+            bounds = _segment_bounds(seg, min_step, max_step)
+            if bounds is None:
+                continue
+            cur = conn.execute(
+                "SELECT data FROM history WHERE uid=? AND epoch=? AND step BETWEEN ? AND ? ORDER BY step",
+                (seg.source_uid, seg.epoch, *bounds),
+            )
+            for (data,) in cur:
+                yield loads(data)
+
+    def last_row(self, segments: Sequence[Segment], at_or_before: int | None = None) -> tuple[int, float] | None:
+        conn = self._reader()
+        for seg in reversed(segments):
+            bounds = _segment_bounds(seg, None, at_or_before)
+            if bounds is None:
+                continue
+            r = conn.execute(
+                "SELECT step, ts FROM history WHERE uid=? AND epoch=? AND step BETWEEN ? AND ? ORDER BY step DESC LIMIT 1",
+                (seg.source_uid, seg.epoch, *bounds),
+            ).fetchone()
+            if r is not None:
+                return int(r[0]), float(r[1])
+        return None
+
+    # -- time-keyed streams ----------------------------------------------------------------
+    def append_system(self, uid: str, epoch: int, samples: Sequence[tuple[float, dict[str, Any]]]) -> None:
+        if not samples:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO system_samples (uid, epoch, ts, data) VALUES (?,?,?,?)",
+                [(uid, epoch, ts, dumps_row(data)) for ts, data in samples],
+            )
+
+    def read_system(self, segments: Sequence[Segment]) -> Iterator[tuple[float, dict[str, Any]]]:
+        conn = self._reader()
+        lower = float("-inf")
+        for seg in segments:
+            upper = seg.until_time if seg.until_time is not None else float("inf")
+            cur = conn.execute(
+                "SELECT ts, data FROM system_samples WHERE uid=? AND epoch=? AND ts > ? AND ts <= ? ORDER BY ts",
+                (seg.source_uid, seg.epoch, lower, upper),
+            )
+            for ts, data in cur:
+                yield ts, loads(data)
+            if seg.until_time is not None:
+                lower = seg.until_time
+
+    def append_logs(self, uid: str, epoch: int, lines: Sequence[tuple[int, float, int | None, str, str]]) -> None:
+        if not lines:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO console_lines (uid, epoch, seq, ts, step, stream, text) VALUES (?,?,?,?,?,?,?)",
+                [(uid, epoch, *line) for line in lines],
+            )
+
+    def read_logs(self, segments: Sequence[Segment]) -> Iterator[tuple[float, int | None, str, str]]:
+        conn = self._reader()
+        lower = float("-inf")
+        for seg in segments:
+            upper = seg.until_time if seg.until_time is not None else float("inf")
+            cur = conn.execute(
+                "SELECT ts, step, stream, text FROM console_lines WHERE uid=? AND epoch=? AND ts > ? AND ts <= ? ORDER BY seq",
+                (seg.source_uid, seg.epoch, lower, upper),
+            )
+            yield from ((r[0], r[1], r[2], r[3]) for r in cur)
+            if seg.until_time is not None:
+                lower = seg.until_time
