@@ -80,3 +80,22 @@ def test_kill_9_leaves_a_consistent_store_and_a_crashed_run(rt_dir: Path) -> Non
     again.log({"i": n})
     again.finish()
     assert runtree.Api().run("crash/victim").state == "finished"
+
+
+NO_FINISH = """
+import sys, runtree
+run = runtree.init(project="exit", id=sys.argv[1])
+for i in range(1000):
+    run.log({"i": i})
+if sys.argv[1] == "raises":
+    raise RuntimeError("training blew up")
+"""
+
+
+@pytest.mark.parametrize(("run_id", "state", "code"), [("clean", "finished", 0), ("raises", "failed", 1)])
+def test_unfinished_run_is_finished_at_exit(rt_dir: Path, run_id: str, state: str, code: int) -> None:
+    done = subprocess.run([sys.executable, "-c", NO_FINISH, run_id], env=_env(rt_dir), capture_output=True, text=True, timeout=60)
+    assert done.returncode == code
+    run = runtree.Api().run(f"exit/{run_id}")
+    assert run.state == state
+    assert len(run.history()) == 1000
