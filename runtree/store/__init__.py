@@ -1,4 +1,4 @@
-"""open_store(url) -> the Store for a URL: `sqlite:///path/file.db`, or a directory holding `runtree.db`."""
+"""open_store(url) -> the Store for a URL: `sqlite:///path/file.db`, a directory holding `runtree.db`, or `postgresql://...`."""
 
 from __future__ import annotations
 
@@ -52,7 +52,15 @@ def _open(url: str) -> Store:
 
         return SqliteStore(url[len("sqlite:///") :])
     scheme = url.split("://", 1)[0]
-    raise StoreError(f"cannot open store {url!r}: scheme {scheme!r} is not supported here (use sqlite:///path or a directory)")
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from runtree.store.postgres import PostgresStore
+        except ImportError as e:
+            raise StoreError(f"cannot open store {scheme}://...: psycopg is not installed (pip install 'runtree[postgres]')") from e
+        return PostgresStore(url)
+    raise StoreError(
+        f"cannot open store {url!r}: scheme {scheme!r} is not supported here (use sqlite:///path, a directory or postgresql://...)"
+    )
 
 
 def close_all() -> None:

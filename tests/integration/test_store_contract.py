@@ -15,9 +15,15 @@ from runtree.store.base import Store
 from runtree.store.sqlite import SqliteStore
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s: Store = SqliteStore(tmp_path / "contract.db")
+    s: Store
+    if request.param == "postgres":
+        from runtree.store.postgres import PostgresStore
+
+        s = PostgresStore(request.getfixturevalue("pg_url"))
+    else:
+        s = SqliteStore(tmp_path / "contract.db")
     yield s
     s.close()
 
