@@ -42,7 +42,7 @@ PG_ADMIN_URL = os.environ.get("RUNTREE_TEST_PG_URL", "postgresql://postgres@127.
 
 def _pg_unavailable(msg: str) -> NoReturn:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(msg)
+        pytest.fail(msg, pytrace=False)
     pytest.skip(msg)
 
 
@@ -59,7 +59,13 @@ def pg_url() -> Iterator[str]:
     try:
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.Error as e:
-        _pg_unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (set RUNTREE_TEST_PG_URL, or run .ci/ensure_postgres.sh): {e}")
+        problem = str(e)
+    else:
+        problem = ""
+    if problem:
+        _pg_unavailable(
+            f"PostgreSQL is not reachable at {PG_ADMIN_URL} (set RUNTREE_TEST_PG_URL, or run .ci/ensure_postgres.sh): {problem}"
+        )
     name = f"runtree_test_{secrets.token_hex(6)}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"'.encode())
