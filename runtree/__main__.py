@@ -1,0 +1,5 @@
+"""`python -m runtree`: the runtree command."""
+
+from runtree.cli import main
+
+main()

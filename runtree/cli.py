@@ -1,0 +1,209 @@
+"""The `runtree` command: list runs, draw fork trees, export history and console logs, run the demo.
+
+A thin layer over runtree.api.Api (and runtree.render for the pictures); it never touches SQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from runtree import demo as demo_mod
+from runtree import render
+from runtree.api import Api
+from runtree.errors import RuntreeError, StoreError, UsageError
+from runtree.store import default_store_url
+
+app = typer.Typer(
+    name="runtree",
+    help="Experiment tracking where runs form a tree: list runs, draw fork trees, export history.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+DirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dir", help="The store: a directory holding runtree.db, a .db file or a sqlite:/// URL. Default: $RUNTREE_DIR or ./runtree."
+    ),
+]
+
+
+@app.callback()
+def _global(ctx: typer.Context, dir: DirOption = None) -> None:
+    ctx.obj = dir
+
+
+def _store_arg(ctx: typer.Context, dir: str | None) -> str | None:
+    """The store a command reads: its own --dir, else the global one, else None (Api's defaults and env)."""
+    given = dir if dir is not None else ctx.obj
+    return str(given) if given is not None else None
+
+
+def _api(ctx: typer.Context, dir: str | None) -> Api:
+    store = _store_arg(ctx, dir)
+    url = store or os.environ.get("RUNTREE_STORE_URL") or default_store_url()
+    path = _sqlite_file(url)
+    # Reading must not leave an empty store behind where the user mistyped a directory.
+    if path is not None and not path.exists():
+        raise StoreError(f"no runtree store at {path} (give --dir or set RUNTREE_DIR to the directory your runs logged to)")
+    return Api(store=store)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///") :])
+    if "://" in url:
+        return None
+    p = Path(url)
+    return p if p.suffix == ".db" else p / "runtree.db"
+
+
+def _console() -> Console:
+    # Piped output gets a wide line so ids and names are never cut or wrapped.
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=400)
+    return console
+
+
+@app.command()
+def runs(
+    ctx: typer.Context,
+    project: Annotated[str | None, typer.Argument(help="'project' or 'entity/project'; all runs when left out.")] = None,
+    dir: DirOption = None,
+) -> None:
+    """List runs: id, name, state, parent, fork step, last step, created."""
+    api = _api(ctx, dir)
+    found = api.runs(project)
+    if not found:
+        where = f"project {project!r}" if project else "the store"
+        if project:
+            raise UsageError(f"no runs in {where} ({api.store.url})")
+        print(f"no runs in {where} ({api.store.url})", file=sys.stderr)
+        return
+    _console().print(render.runs_table(api, found))
+
+
+@app.command()
+def tree(ctx: typer.Context, project: Annotated[str, typer.Argument(help="'project' or 'entity/project'.")], dir: DirOption = None) -> None:
+    """Draw the fork tree of a project: children under their parent at the fork step, rewinds marked ↺."""
+    api = _api(ctx, dir)
+    _console().print(render.fork_tree(api, project))
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="The run: 'entity/project/id', 'project/id' or a uid.")],
+    keys: Annotated[str | None, typer.Option("--keys", help="Comma-separated metric names; rows with none of them are left out.")] = None,
+    format: Annotated[str, typer.Option("--format", help="csv or json (one JSON object a line; NaN and ±inf as null).")] = "csv",
+    min_step: Annotated[int | None, typer.Option("--min-step", help="Leave out rows before this _step.")] = None,
+    max_step: Annotated[int | None, typer.Option("--max-step", help="Leave out rows after this _step.")] = None,
+    dir: DirOption = None,
+) -> None:
+    """Print a run's visible history (inherited rows included) as CSV or JSON lines."""
+    if format not in ("csv", "json"):
+        raise UsageError(f"--format {format!r} is not supported; use csv or json")
+    key_list = [k.strip() for k in keys.split(",") if k.strip()] if keys is not None else None
+    if key_list is not None and not key_list:
+        raise UsageError(f"--keys {keys!r} names no metric; give comma-separated names such as loss,acc")
+    run = _api(ctx, dir).run(path)
+    rows = run.scan_history(keys=key_list, min_step=min_step, max_step=max_step)
+    if format == "json":
+        for row in rows:
+            sys.stdout.write(json.dumps(_finite(row), allow_nan=False) + "\n")
+        return
+    if key_list is not None:
+        _write_csv(["_step", *[k for k in key_list if k != "_step"]], rows)
+    else:
+        materialized = list(rows)
+        _write_csv(_columns(materialized), materialized)
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    """_step first, then metrics in order of first appearance, then the other underscore keys."""
+    seen: dict[str, None] = {"_step": None}
+    for row in rows:
+        seen.update((k, None) for k in row if not k.startswith("_"))
+    for row in rows:
+        seen.update((k, None) for k in row if k.startswith("_"))
+    return list(seen)
+
+
+def _write_csv(columns: list[str], rows: Iterable[dict[str, Any]]) -> None:
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", restval="", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, dict | list) else value
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="The run: 'entity/project/id', 'project/id' or a uid.")],
+    dir: DirOption = None,
+) -> None:
+    """Print a run's console output (inherited lines included)."""
+    for text in _lines(_api(ctx, dir).run(path).logs()):
+        sys.stdout.write(text)
+
+
+def _lines(lines: list[dict[str, Any]]) -> Iterator[str]:
+    for line in lines:
+        text = str(line["text"])
+        yield text if text.endswith("\n") else text + "\n"
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    dir: Annotated[
+        str | None, typer.Option("--dir", help="Directory of the store to write the demo runs to. Default: $RUNTREE_DIR or ./runtree.")
+    ] = None,
+    steps: Annotated[int, typer.Option("--steps", help="Training steps of each run.")] = 300,
+) -> None:
+    """Train a small model for real, fork it, fork the fork, rewind another run; then draw the tree."""
+    directory = dir or ctx.obj or os.environ.get("RUNTREE_DIR") or "runtree"
+    if "://" in str(directory) or str(directory).endswith(".db"):
+        raise UsageError(f"demo --dir {directory!r}: the demo writes to the embedded store in a directory; give the directory")
+    result = demo_mod.run_demo(Path(directory).resolve(), steps=steps)
+    demo_mod.show(result, _console())
+
+
+def main() -> None:
+    """Entry point of the `runtree` console script."""
+    try:
+        app()
+    except RuntreeError as e:
+        # A user's mistake (unknown run, bad path, missing store): one line naming it, no traceback.
+        print(f"runtree: error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
