@@ -88,7 +88,9 @@ def define_metric(
     overwrite: bool | None = None,
 ) -> Any:
     """define_metric on the current run (see Run.define_metric)."""
-    return _require_run("define_metric").define_metric(name, step_metric=step_metric, hidden=hidden, summary=summary)
+    return _require_run("define_metric").define_metric(
+        name, step_metric=step_metric, step_sync=step_sync, hidden=hidden, summary=summary, goal=goal, overwrite=overwrite
+    )
 
 
 class _PreInit:

@@ -144,6 +144,8 @@ def resolve(settings: Settings | Mapping[str, Any] | None = None, **args: Any) -
     for key, val in args.items():
         if val is not None:
             values[key] = val
+    if args.get("dir") is not None and "store_url" not in args and "store_url" not in _as_mapping(settings):
+        values.pop("store_url", None)  # init(dir=...) names the store; an environment URL must not override it
     out = {k: _coerce(k, v) for k, v in values.items()}
     mode = out.get("mode", "online")
     if mode == "dryrun":

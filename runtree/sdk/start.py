@@ -185,7 +185,15 @@ def rewind(store: Store, req: Request, spec: ForkSpec) -> Start:
     step = spec.step
     cut_time, runtime = _cut(store, run, segs, step, "resume_from", req.resume_from or "")
     new_epoch = run.epoch + 1
-    segments, archived = lineage.rewind(segs, run.uid, step, new_epoch, cut_time)
+    segments, cut_off = lineage.rewind(segs, run.uid, step, new_epoch, cut_time)
+    archived = []
+    for seg in cut_off:  # close the cut-off open segment at its last stored row; drop it if it holds none
+        if seg.last_step is None:
+            last = store.last_row([seg])
+            if last is None:
+                continue
+            seg = Segment(seg.source_uid, seg.epoch, seg.first_step, last[0], seg.until_time)
+        archived.append(seg)
     now = time.time()
     config = {**run.config, **req.config}
     fields: dict[str, Any] = {**_process_fields(now), "config": config, "last_step": step}

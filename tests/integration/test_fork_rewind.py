@@ -92,7 +92,7 @@ def test_rewind_keeps_id_archives_tail_and_continues(rt_dir: Path) -> None:
     assert _steps_and_x(run.path) == [(i, i) for i in range(151)] + [(151, -151)]
     assert api_run.summary["x"] == -151 and api_run.summary["loss"] == 1.0 / 151
     (arch,) = api_run.archived_segments()
-    assert (arch.first_step, arch.rewound_at) == (151, 150)
+    assert (arch.first_step, arch.last_step, arch.rewound_at) == (151, 299, 150)
     old = arch.history()
     assert list(old["_step"]) == list(range(151, 300)) and list(old["x"]) == list(range(151, 300))
 
@@ -145,7 +145,7 @@ def test_custom_step_metric_fork(rt_dir: Path) -> None:
 def test_custom_step_metric_that_goes_down_is_refused(rt_dir: Path) -> None:
     run = runtree.init(project="p")
     run.define_metric("acc", step_metric="epoch")
-    for step, epoch in enumerate([0, 0, 1, 1, 2, 1, 3]):
+    for epoch in [0, 0, 1, 1, 2, 1, 3]:
         run.log({"epoch": epoch})
     run.finish()
     with pytest.raises(StepNotMonotonic, match=r"went down from 2 to 1 at _step 5"):

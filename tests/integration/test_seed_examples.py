@@ -49,7 +49,7 @@ def test_positional_project_fork_example(rt_dir: Path, tmp_path: Path) -> None:
 
 def test_keyword_fork_example(rt_dir: Path, tmp_path: Path) -> None:
     _run_example("fork_seed_keywords.py", rt_dir, tmp_path)
-    parent, child = runtree.Api().runs("your_entity_name/your_project_name")
+    _parent, child = runtree.Api().runs("your_entity_name/your_project_name")
     h = child.history(keys=["metric"])
     assert list(h["_step"]) == list(range(251))
     assert list(h["metric"]) == list(range(201)) + [i * 2 for i in range(200, 250)]
