@@ -89,6 +89,23 @@ def test_an_older_database_is_upgraded_with_its_data_kept(pg_url: str) -> None:
         s.close()
 
 
+def test_each_step_applies_once_in_order_keeping_data(pg_url: str) -> None:
+    steps = migrations.load("postgres")
+    later = (steps[-1][0] + 1, "9999_later.sql", "ALTER TABLE runs ADD COLUMN later TEXT; CREATE INDEX runs_by_later ON runs (later);")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert postgres.migrate(conn, steps, pg_url) == steps[-1][0]
+        conn.execute(
+            "INSERT INTO runs (uid, entity, project, id, name, state, created_at, updated_at, heartbeat_at)"
+            " VALUES ('u1', 'e', 'p', 'a', 'a', 'running', 0, 0, 0)"
+        )
+        assert postgres.migrate(conn, [*steps, later], pg_url) == later[0]
+        assert postgres.migrate(conn, [*steps, later], pg_url) == later[0]  # nothing left to do
+        assert conn.execute("SELECT uid, later FROM runs").fetchall() == [("u1", None)]
+    assert _versions(pg_url) == [v for v, _, _ in steps] + [later[0]]
+    with pytest.raises(StoreError, match=f"has schema {later[0]}"):  # this code now meets a schema newer than it knows
+        postgres.PostgresStore(pg_url)
+
+
 def test_a_newer_schema_is_refused(pg_url: str) -> None:
     postgres.PostgresStore(pg_url).close()
     with psycopg.connect(pg_url) as conn:
