@@ -202,6 +202,14 @@ class ApiRun:
             for ts, step, stream, text in self._store.read_logs(self.segments)
         ]
 
+    def files(self) -> list[str]:
+        """Names of the files stored with this run (such as diff.patch), sorted."""
+        return self._store.list_files(self.uid)
+
+    def file(self, name: str) -> bytes:
+        """The content of one of this run's files; FileNotFoundError when it has none of that name."""
+        return self._store.read_file(self.uid, name)
+
     def __repr__(self) -> str:
         return f"<ApiRun {self.path} ({self.state}) uid={self.uid}>"
 

@@ -67,5 +67,18 @@ class Store(Protocol):
     def read_logs(self, segments: Sequence[Segment]) -> Iterator[tuple[float, int | None, str, str]]:
         """Console lines (timestamp, step, stream, text) of the visible history, in order."""
 
+    def last_log_seq(self, uid: str, epoch: int) -> int | None:
+        """The highest console-line seq stored for the run's `epoch`: a resumed run numbers on from it."""
+
+    # -- run files (diff.patch, ...) --------------------------------------------------------
+    def put_file(self, uid: str, name: str, data: bytes) -> None:
+        """Store a file of the run, replacing one of the same name."""
+
+    def read_file(self, uid: str, name: str) -> bytes:
+        """A file of the run; FileNotFoundError when it has none of that name."""
+
+    def list_files(self, uid: str) -> list[str]:
+        """Names of the run's files, sorted."""
+
     def close(self) -> None:
         """Release connections."""

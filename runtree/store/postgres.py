@@ -13,6 +13,7 @@ the small tables that reference runs stay co-located:
     SELECT create_distributed_table('history', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('system_samples', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('console_lines', 'uid', colocate_with => 'segments');
+    SELECT create_distributed_table('run_files', 'uid', colocate_with => 'segments');
 """
 
 from __future__ import annotations
@@ -347,6 +348,28 @@ class PostgresStore:
                 after = chunk[-1][0]
             if seg.until_time is not None:
                 lower = seg.until_time
+
+    def last_log_seq(self, uid: str, epoch: int) -> int | None:
+        found = self._rows("SELECT MAX(seq) FROM console_lines WHERE uid = %s AND epoch = %s", (uid, epoch))
+        return None if not found or found[0][0] is None else int(found[0][0])
+
+    # -- run files -------------------------------------------------------------------------
+    def put_file(self, uid: str, name: str, data: bytes) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO run_files (uid, name, content, created_at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (uid, name) DO UPDATE SET content = EXCLUDED.content, created_at = EXCLUDED.created_at",
+                (uid, name, bytes(data), time.time()),
+            )
+
+    def read_file(self, uid: str, name: str) -> bytes:
+        found = self._rows("SELECT content FROM run_files WHERE uid = %s AND name = %s", (uid, name))
+        if not found:
+            raise FileNotFoundError(f"run {uid} has no file {name!r}; it has {self.list_files(uid)}")
+        return bytes(found[0][0])
+
+    def list_files(self, uid: str) -> list[str]:
+        return [r[0] for r in self._rows("SELECT name FROM run_files WHERE uid = %s ORDER BY name", (uid,))]
 
 
 def _scrub(message: str, url: str) -> str:

@@ -326,3 +326,23 @@ class SqliteStore:
             yield from ((r[0], r[1], r[2], r[3]) for r in cur)
             if seg.until_time is not None:
                 lower = seg.until_time
+
+    def last_log_seq(self, uid: str, epoch: int) -> int | None:
+        r = self._reader().execute("SELECT MAX(seq) FROM console_lines WHERE uid=? AND epoch=?", (uid, epoch)).fetchone()
+        return None if r[0] is None else int(r[0])
+
+    # -- run files -------------------------------------------------------------------------
+    def put_file(self, uid: str, name: str, data: bytes) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO run_files (uid, name, content, created_at) VALUES (?,?,?,?)", (uid, name, bytes(data), time.time())
+            )
+
+    def read_file(self, uid: str, name: str) -> bytes:
+        r = self._reader().execute("SELECT content FROM run_files WHERE uid=? AND name=?", (uid, name)).fetchone()
+        if r is None:
+            raise FileNotFoundError(f"run {uid} has no file {name!r}; it has {self.list_files(uid)}")
+        return bytes(r[0])
+
+    def list_files(self, uid: str) -> list[str]:
+        return [r[0] for r in self._reader().execute("SELECT name FROM run_files WHERE uid=? ORDER BY name", (uid,))]

@@ -13,6 +13,7 @@ from runtree.domain import lineage
 from runtree.domain.records import RunRecord
 from runtree.errors import RunExists, StoreError
 from runtree.store import migrations, open_store
+from runtree.store.codec import dumps_row
 
 try:
     import psycopg
@@ -74,10 +75,14 @@ def test_an_older_database_is_upgraded_with_its_data_kept(pg_url: str) -> None:
     steps = migrations.load("postgres")
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert postgres.migrate(conn, steps[:1], pg_url) == 1
-    old = postgres.PostgresStore(pg_url)
-    old.create_run(_run("u1", "a"), lineage.new_run("u1"))
-    old.append_rows("u1", 0, _rows(0, 9))
-    old.close()
+        # Written as schema 1 saw it: opening a PostgresStore here would already apply the later steps.
+        conn.execute(
+            "INSERT INTO runs (uid, entity, project, id, name, state, created_at, updated_at, heartbeat_at)"
+            " VALUES ('u1', 'e', 'p', 'a', 'a', 'running', 0, 0, 0)"
+        )
+        conn.execute("INSERT INTO segments (uid, ord, source_uid, epoch, first_step) VALUES ('u1', 0, 'u1', 0, 0)")
+        for step, ts, row in _rows(0, 9):
+            conn.execute("INSERT INTO history (uid, epoch, step, ts, data) VALUES ('u1', 0, %s, %s, %s)", (step, ts, dumps_row(row)))
     assert _versions(pg_url) == [1]
 
     s = postgres.PostgresStore(pg_url)  # the full code: applies every later step
