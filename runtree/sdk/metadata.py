@@ -1,7 +1,8 @@
 """Run metadata: host, OS, Python, command line, working directory, git state and installed packages.
 
-Collected on a background thread (git and the package listing take 100+ ms) and stored on the run; a
-dirty working tree's diff against HEAD is stored as the run file `diff.patch`.
+Collected on a background thread (git and the package listing take 100+ ms). The small part is stored on
+the run; the installed packages go to the run file `requirements.txt` (as W&B does: a few KB per run that
+listing runs need not parse) and a dirty working tree's diff against HEAD to `diff.patch`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 log = logging.getLogger("runtree")
 
 DIFF_FILE = "diff.patch"
+REQUIREMENTS_FILE = "requirements.txt"
 _GIT_TIMEOUT = 10.0  # seconds per git command; finish() waits for the collector
 
 
@@ -76,8 +78,8 @@ def installed_packages() -> tuple[str, ...]:
     return tuple(found[k] for k in sorted(found))
 
 
-def collect(argv: Sequence[str], cwd: str, started_at: float) -> tuple[dict[str, Any], bytes | None]:
-    """The run's metadata and, for a dirty git working tree, its diff against HEAD."""
+def collect(argv: Sequence[str], cwd: str, started_at: float) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The run's metadata, and its files: requirements.txt and, for a dirty git working tree, diff.patch."""
     meta: dict[str, Any] = {
         "host": socket.gethostname(),
         "os": platform.platform(),
@@ -92,12 +94,14 @@ def collect(argv: Sequence[str], cwd: str, started_at: float) -> tuple[dict[str,
     git, diff = git_state(cwd)
     if git is not None:
         meta["git"] = git
-    meta["packages"] = list(installed_packages())
-    return meta, diff
+    files = {REQUIREMENTS_FILE: "".join(f"{p}\n" for p in installed_packages()).encode()}
+    if diff:
+        files[DIFF_FILE] = diff
+    return meta, files
 
 
 class MetadataCollector:
-    """Collects the metadata on its own thread, then stores it with `set_metadata` and the diff with `put_file`."""
+    """Collects the metadata on its own thread, then stores it with `set_metadata` and its files with `put_file`."""
 
     def __init__(
         self,
@@ -126,9 +130,9 @@ class MetadataCollector:
 
     def _collect(self) -> None:
         try:
-            meta, diff = collect(self._argv, self._cwd, self._started_at)
-            if diff:
-                self._put_file(DIFF_FILE, diff)
+            meta, files = collect(self._argv, self._cwd, self._started_at)
+            for name, data in files.items():
+                self._put_file(name, data)
             self._set_metadata(meta)
         except Exception as e:  # metadata is a nicety: never a reason to disturb the run
             log.warning("runtree: could not collect the run's metadata: %s", e)

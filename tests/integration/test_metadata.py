@@ -59,8 +59,8 @@ def test_metadata_of_a_run_in_a_dirty_git_repository(rt_dir: Path, tmp_path: Pat
         "remote": "https://bot@example.com/team/model.git",  # the token is not stored
         "dirty": True,
     }
-    assert any(p.startswith("psutil==") for p in m["packages"])
-    assert run.files() == ["diff.patch"]
+    assert "psutil==" in run.file("requirements.txt").decode()
+    assert run.files() == ["diff.patch", "requirements.txt"]
     patch = run.file("diff.patch").decode()
     assert "-lr = 0.1" in patch and "+lr = 0.01" in patch
 
@@ -74,7 +74,7 @@ def test_a_clean_repository_stores_no_diff(rt_dir: Path, tmp_path: Path) -> None
     _git(repo, "commit", "-q", "-m", "a")
     run = _train(repo, rt_dir, "clean")
     assert run.metadata["git"]["dirty"] is False and run.metadata["git"]["remote"] is None
-    assert run.files() == []
+    assert run.files() == ["requirements.txt"]
 
 
 def test_outside_a_repository_there_is_no_git_section(rt_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +83,7 @@ def test_outside_a_repository_there_is_no_git_section(rt_dir: Path, tmp_path: Pa
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # tmp_path may sit inside some repository
     run = _train(plain, rt_dir, "nogit")
     assert "git" not in run.metadata and run.metadata["cwd"] == str(plain)
-    assert run.files() == []
+    assert run.files() == ["requirements.txt"]
 
 
 def test_in_process_run_gets_metadata_by_finish(rt_dir: Path) -> None:
@@ -93,9 +93,11 @@ def test_in_process_run_gets_metadata_by_finish(rt_dir: Path) -> None:
     assert m["cwd"] == os.getcwd() and m["args"] == sys.argv[1:]
 
 
-def test_installed_packages_are_name_eq_version_sorted() -> None:
-    pkgs = installed_packages()
-    assert any(p.startswith("psutil==") for p in pkgs)
-    assert all(p.count("==") == 1 for p in pkgs)
-    names = [p.split("==")[0].lower() for p in pkgs]
+def test_requirements_list_every_installed_package_once_sorted(rt_dir: Path) -> None:
+    run = runtree.init(project="meta")
+    run.finish()
+    lines = runtree.Api().run(run.path).file("requirements.txt").decode().splitlines()
+    assert lines == list(installed_packages())
+    assert any(p.startswith("psutil==") for p in lines) and all(p.count("==") == 1 for p in lines)
+    names = [p.split("==")[0].lower() for p in lines]
     assert names == sorted(names) and len(names) == len(set(names))
