@@ -77,7 +77,7 @@ class Tee:
 
     def write(self, s: str) -> int:
         n = self.target.write(s)
-        if self._listeners and s:
+        if self._listeners and s and isinstance(s, str):
             with self._lock:
                 lines = self._splitter.feed(s)
                 if lines:
@@ -95,6 +95,8 @@ class Tee:
         self.target.flush()
 
     def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno, buffer, ... of the real stream
+        if name == "target":  # not set yet (copy, unpickling): do not recurse
+            raise AttributeError(name)
         return getattr(self.target, name)
 
     def add(self, listener: Listener) -> None:
