@@ -207,7 +207,7 @@ class ApiRun:
         return self._store.list_files(self.uid)
 
     def file(self, name: str) -> bytes:
-        """The content of one of this run's files; FileNotFoundError when it has none of that name."""
+        """The content of one of this run's files; NoSuchFile (a FileNotFoundError) when it has none of that name."""
         return self._store.read_file(self.uid, name)
 
     def __repr__(self) -> str:

@@ -7,6 +7,7 @@ RuntreeError
 │   ├── StepNotMonotonic   a custom step metric whose values go down
 │   └── ConfigError        a config value changed without allow_val_change=True
 ├── NoSuchRun             (also a LookupError) an id, uid or path that names no run
+├── NoSuchFile            (also a FileNotFoundError) a run file the run does not have
 ├── RunExists             an id already taken in entity/project
 ├── StepOutOfRange        a fork/rewind step beyond the last logged step
 ├── RunIsActive           rewinding a run whose process is still logging
@@ -39,6 +40,10 @@ class StepNotMonotonic(UsageError):
 
 class NoSuchRun(RuntreeError, LookupError):
     """No run has this id, uid or path."""
+
+
+class NoSuchFile(RuntreeError, FileNotFoundError):
+    """The run has no file of that name."""
 
 
 class RunExists(RuntreeError):

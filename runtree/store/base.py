@@ -75,7 +75,7 @@ class Store(Protocol):
         """Store a file of the run, replacing one of the same name."""
 
     def read_file(self, uid: str, name: str) -> bytes:
-        """A file of the run; FileNotFoundError when it has none of that name."""
+        """A file of the run; NoSuchFile (a FileNotFoundError) when it has none of that name."""
 
     def list_files(self, uid: str) -> list[str]:
         """Names of the run's files, sorted."""

@@ -30,7 +30,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from runtree.domain.records import Rewind, RunRecord, Segment
-from runtree.errors import NoSuchRun, RunExists, StoreError
+from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
 from runtree.store.base import RowIn
 from runtree.store.codec import dumps, dumps_row, loads, loads_or
@@ -365,7 +365,7 @@ class PostgresStore:
     def read_file(self, uid: str, name: str) -> bytes:
         found = self._rows("SELECT content FROM run_files WHERE uid = %s AND name = %s", (uid, name))
         if not found:
-            raise FileNotFoundError(f"run {uid} has no file {name!r}; it has {self.list_files(uid)}")
+            raise NoSuchFile(f"run {uid} has no file {name!r}; it has {self.list_files(uid)}")
         return bytes(found[0][0])
 
     def list_files(self, uid: str) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runtree.domain.records import Rewind, RunRecord, Segment
-from runtree.errors import NoSuchRun, RunExists, StoreError
+from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
 from runtree.store.base import RowIn
 from runtree.store.codec import dumps, dumps_row, loads, loads_or
@@ -341,7 +341,7 @@ class SqliteStore:
     def read_file(self, uid: str, name: str) -> bytes:
         r = self._reader().execute("SELECT content FROM run_files WHERE uid=? AND name=?", (uid, name)).fetchone()
         if r is None:
-            raise FileNotFoundError(f"run {uid} has no file {name!r}; it has {self.list_files(uid)}")
+            raise NoSuchFile(f"run {uid} has no file {name!r}; it has {self.list_files(uid)}")
         return bytes(r[0])
 
     def list_files(self, uid: str) -> list[str]:

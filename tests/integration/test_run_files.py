@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import runtree
 from runtree.domain import lineage
 from runtree.domain.records import RunRecord
 from runtree.store.base import Store
@@ -41,7 +42,7 @@ def test_files_are_stored_replaced_and_listed(store: Store) -> None:
 
 def test_a_missing_file_names_what_there_is(store: Store) -> None:
     store.put_file("u1", "diff.patch", b"x")
-    with pytest.raises(FileNotFoundError, match=r"no file 'nope.txt'; it has \['diff.patch'\]"):
+    with pytest.raises(runtree.NoSuchFile, match=r"no file 'nope.txt'; it has \['diff.patch'\]"):
         store.read_file("u1", "nope.txt")
 
 

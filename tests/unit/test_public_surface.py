@@ -3,7 +3,7 @@
 import runtree
 
 EXPECTED = {
-    "Api", "BadForkSpec", "ConfigError", "ConflictingOptions", "NoSuchRun", "Run", "RunExists", "RunIsActive",
+    "Api", "BadForkSpec", "ConfigError", "ConflictingOptions", "NoSuchFile", "NoSuchRun", "Run", "RunExists", "RunIsActive",
     "RuntreeError", "RuntreeWarning", "Settings", "StepNotMonotonic", "StepOutOfRange", "StoreError", "UsageError",
     "__version__", "config", "define_metric", "finish", "init", "log", "run", "summary",
 }
