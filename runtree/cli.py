@@ -195,6 +195,33 @@ def demo(
     demo_mod.show(result, _console())
 
 
+import_app = typer.Typer(help="Bring runs from other trackers into the store.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("wandb")
+def import_wandb(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path], typer.Argument(help="W&B run directories (wandb/offline-run-*), their .wandb files, or directories holding them.")
+    ],
+    dir: Annotated[
+        str | None,
+        typer.Option("--dir", "--store", help="The store to import into: a directory, a .db file or a URL. Default: $RUNTREE_DIR."),
+    ] = None,
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="Entity for the runs (offline runs carry none). Default: $RUNTREE_ENTITY or you.")
+    ] = None,
+    project: Annotated[str | None, typer.Option("--project", help="Put every run in this project instead of its own.")] = None,
+) -> None:
+    """Import W&B offline runs (history, config, summary, system metrics, console output), forks as forks."""
+    from runtree.importers.wandb_offline import run_import_cli
+
+    code = run_import_cli([str(p) for p in paths], _store_arg(ctx, dir), _console(), entity=entity, project=project)
+    if code:
+        raise typer.Exit(code)
+
+
 def main() -> None:
     """Entry point of the `runtree` console script."""
     try:

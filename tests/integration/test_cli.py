@@ -188,3 +188,16 @@ def test_dir_option_before_or_after_the_command(store: Store, tmp_path: Path) ->
 def test_python_dash_m_runtree(store: Store) -> None:
     proc = subprocess.run([sys.executable, "-m", "runtree", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "tree" in proc.stdout and "history" in proc.stdout
+
+
+def test_import_wandb_command_reports_a_path_that_is_not_a_run(tmp_path: Path) -> None:
+    junk = tmp_path / "not-a-run"
+    junk.mkdir()
+    (junk / "run-x.wandb").write_bytes(b"garbage")
+    done = subprocess.run(
+        [sys.executable, "-m", "runtree.cli", "import", "wandb", str(junk), "--dir", str(tmp_path / "store")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "skipped" in (done.stdout + done.stderr).lower()
