@@ -369,7 +369,7 @@ class PostgresStore:
         return bytes(found[0][0])
 
     def list_files(self, uid: str) -> list[str]:
-        return [r[0] for r in self._rows("SELECT name FROM run_files WHERE uid = %s ORDER BY name", (uid,))]
+        return [r[0] for r in self._rows('SELECT name FROM run_files WHERE uid = %s ORDER BY name COLLATE "C"', (uid,))]
 
 
 def _scrub(message: str, url: str) -> str:

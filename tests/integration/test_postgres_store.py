@@ -87,9 +87,11 @@ def test_an_older_database_is_upgraded_with_its_data_kept(pg_url: str) -> None:
 
     s = postgres.PostgresStore(pg_url)  # the full code: applies every later step
     try:
-        assert _versions(pg_url) == [v for v, _, _ in steps]
+        assert _versions(pg_url) == [v for v, _, _ in steps] and len(steps) >= 2
         assert s.get_run("u1").id == "a"
         assert [r["_step"] for r in s.read_rows(s.read_segments("u1"))] == list(range(10))
+        s.put_file("u1", "diff.patch", b"+x\n")  # schema 2's run_files is there
+        assert s.read_file("u1", "diff.patch") == b"+x\n"
     finally:
         s.close()
 
