@@ -33,15 +33,15 @@ from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
 from runtree.store.base import RowIn
-from runtree.store.codec import dumps, dumps_row, loads, loads_or
+from runtree.store.codec import dumps, dumps_row, loads
 
 # Shared with the SQLite store so the two can never disagree on what a run row holds.
-from runtree.store.sqlite import _JSON_FIELDS, _RUN_COLUMNS, _UPDATABLE, _encode_field, _segment_bounds
+from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds
 
 _MIGRATION_LOCK = 0x72756E74726565  # "runtree" in ASCII: the advisory lock key every runtree process agrees on
 _CHUNK = 5000  # rows per round trip when reading; no connection is held while the caller consumes them
 _MIN_BIGINT = -(1 << 63)
-_RUN_COLS_SQL = ", ".join(f'"{c}"' for c in _RUN_COLUMNS)
+_RUN_COLS_SQL = ", ".join(f'"{c}"' for c in RUN_COLUMNS)
 
 
 def redact(url: str) -> str:
@@ -56,22 +56,13 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
-def _run_from_row(d: dict[str, Any]) -> RunRecord:
-    for f in _JSON_FIELDS:
-        d[f] = loads_or(d[f], {})
-    d["tags"] = tuple(loads_or(d["tags"], []))
-    return RunRecord(**d)
 
 
-def _check_fields(fields: dict[str, Any]) -> None:
-    bad = set(fields) - _UPDATABLE
-    if bad:
-        raise ValueError(f"cannot update run fields {sorted(bad)}")
 
 
 def _set_clause(fields: dict[str, Any]) -> tuple[sql.Composed, list[Any]]:
     clause = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in fields)
-    return clause, [_encode_field(k, v) for k, v in fields.items()]
+    return clause, [encode_field(k, v) for k, v in fields.items()]
 
 
 def schema_version(conn: psycopg.Connection[Any]) -> int:
@@ -134,14 +125,14 @@ class PostgresStore:
 
     def _runs(self, query: str, args: Sequence[Any] = ()) -> list[RunRecord]:
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return [_run_from_row(r) for r in cur.execute(query, args)]
+            return [run_from_columns(r) for r in cur.execute(query, args)]
 
     def _no_such_run(self, uid: str) -> NoSuchRun:
         return NoSuchRun(f"no run has uid {uid!r} in {self.url}")
 
     # -- runs ------------------------------------------------------------------------------
     def create_run(self, run: RunRecord, segments: Sequence[Segment]) -> None:
-        values = [_encode_field(c, getattr(run, c)) for c in _RUN_COLUMNS]
+        values = [encode_field(c, getattr(run, c)) for c in RUN_COLUMNS]
         placeholders = ", ".join(["%s"] * len(values))
         try:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
@@ -186,7 +177,7 @@ class PostgresStore:
         return self._runs(query, args)
 
     def update_run(self, uid: str, **fields: Any) -> None:
-        _check_fields(fields)
+        check_fields(fields)
         fields.setdefault("updated_at", time.time())
         sets, args = _set_clause(fields)
         try:
@@ -205,7 +196,7 @@ class PostgresStore:
         return [Segment(*r) for r in rows]
 
     def rewind_run(self, uid: str, segments: Sequence[Segment], rewind: Rewind, **fields: Any) -> None:
-        _check_fields(fields)
+        check_fields(fields)
         fields = {"epoch": rewind.to_epoch, "updated_at": time.time(), **fields}
         sets, args = _set_clause(fields)
         archived = dumps([[s.source_uid, s.epoch, s.first_step, s.last_step, s.until_time] for s in rewind.archived])
@@ -269,7 +260,7 @@ class PostgresStore:
 
     def read_rows(self, segments: Sequence[Segment], min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
         for seg in segments:
-            bounds = _segment_bounds(seg, min_step, max_step)
+            bounds = segment_bounds(seg, min_step, max_step)
             if bounds is None:
                 continue
             lo, hi = bounds
@@ -286,7 +277,7 @@ class PostgresStore:
 
     def last_row(self, segments: Sequence[Segment], at_or_before: int | None = None) -> tuple[int, float] | None:
         for seg in reversed(segments):
-            bounds = _segment_bounds(seg, None, at_or_before)
+            bounds = segment_bounds(seg, None, at_or_before)
             if bounds is None:
                 continue
             found = self._rows(

@@ -21,65 +21,16 @@ from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
 from runtree.store.base import RowIn
-from runtree.store.codec import dumps, dumps_row, loads, loads_or
-
-_JSON_FIELDS = {"config", "summary", "metric_defs", "metadata"}
-_RUN_COLUMNS = [
-    "uid",
-    "entity",
-    "project",
-    "id",
-    "name",
-    "state",
-    "created_at",
-    "updated_at",
-    "heartbeat_at",
-    "finished_at",
-    "exit_code",
-    "epoch",
-    "parent_uid",
-    "fork_step",
-    "config",
-    "summary",
-    "metric_defs",
-    "tags",
-    "notes",
-    "group",
-    "job_type",
-    "host",
-    "pid",
-    "pid_started",
-    "last_step",
-    "metadata",
-]
-_UPDATABLE = set(_RUN_COLUMNS) - {"uid", "created_at"}
+from runtree.store.codec import dumps, dumps_row, loads
+from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds
 
 
 def _quote(col: str) -> str:
     return f'"{col}"'
 
 
-def _encode_field(name: str, value: Any) -> Any:
-    if name in _JSON_FIELDS:
-        return dumps(value)
-    if name == "tags":
-        return dumps(list(value))
-    return value
-
-
 def _run_from_row(r: sqlite3.Row) -> RunRecord:
-    d = dict(r)
-    for f in _JSON_FIELDS:
-        d[f] = loads_or(d[f], {})
-    d["tags"] = tuple(loads_or(d["tags"], []))
-    return RunRecord(**d)
-
-
-def _segment_bounds(seg: Segment, min_step: int | None, max_step: int | None) -> tuple[int, int] | None:
-    lo = seg.first_step if min_step is None else max(seg.first_step, min_step)
-    hi_seg = seg.last_step if seg.last_step is not None else (1 << 62)
-    hi = hi_seg if max_step is None else min(hi_seg, max_step)
-    return None if lo > hi else (lo, hi)
+    return run_from_columns(dict(r))
 
 
 class SqliteStore:
@@ -95,6 +46,7 @@ class SqliteStore:
             raise StoreError(f"cannot open the runtree store at {self.path}: {e}") from e
         self._wlock = threading.Lock()
         self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         self._migrate()
 
     def _connect(self) -> sqlite3.Connection:
@@ -111,6 +63,8 @@ class SqliteStore:
             conn = self._connect()
             self._local.conn = conn
             self._local.pid = os.getpid()
+            with self._wlock:
+                self._readers.append(conn)
         return conn
 
     @contextmanager
@@ -145,15 +99,15 @@ class SqliteStore:
     def close(self) -> None:
         with self._wlock:
             self._wconn.close()
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+            for conn in self._readers:  # every thread's reader, not only the caller's
+                conn.close()
+            self._readers.clear()
+        self._local = threading.local()
 
     # -- runs ------------------------------------------------------------------------------
     def create_run(self, run: RunRecord, segments: Sequence[Segment]) -> None:
-        values = [_encode_field(c, getattr(run, c)) for c in _RUN_COLUMNS]
-        cols = ",".join(_quote(c) for c in _RUN_COLUMNS)
+        values = [encode_field(c, getattr(run, c)) for c in RUN_COLUMNS]
+        cols = ",".join(_quote(c) for c in RUN_COLUMNS)
         try:
             with self._write() as conn:
                 conn.execute(f"INSERT INTO runs ({cols}) VALUES ({','.join('?' * len(values))})", values)
@@ -192,14 +146,12 @@ class SqliteStore:
         return [_run_from_row(r) for r in self._reader().execute(sql, args)]
 
     def update_run(self, uid: str, **fields: Any) -> None:
-        bad = set(fields) - _UPDATABLE
-        if bad:
-            raise ValueError(f"cannot update run fields {sorted(bad)}")
+        check_fields(fields)
         fields.setdefault("updated_at", time.time())
         sets = ",".join(f"{_quote(k)}=?" for k in fields)
         try:
             with self._write() as conn:
-                cur = conn.execute(f"UPDATE runs SET {sets} WHERE uid=?", [*(_encode_field(k, v) for k, v in fields.items()), uid])
+                cur = conn.execute(f"UPDATE runs SET {sets} WHERE uid=?", [*(encode_field(k, v) for k, v in fields.items()), uid])
                 if cur.rowcount == 0:
                     raise NoSuchRun(f"no run has uid {uid!r} in {self.url}")
         except sqlite3.IntegrityError as e:
@@ -217,7 +169,10 @@ class SqliteStore:
         return [Segment(*r) for r in rows]
 
     def rewind_run(self, uid: str, segments: Sequence[Segment], rewind: Rewind, **fields: Any) -> None:
+        check_fields(fields)
         with self._write() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE uid=?", (uid,)).fetchone() is None:
+                raise NoSuchRun(f"no run has uid {uid!r} in {self.url}")
             seq = conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM rewinds WHERE uid=?", (uid,)).fetchone()[0]
             conn.execute(
                 "INSERT INTO rewinds (uid, seq, at_step, from_epoch, to_epoch, created_at, archived) VALUES (?,?,?,?,?,?,?)",
@@ -234,7 +189,7 @@ class SqliteStore:
             self._put_segments(conn, uid, segments)
             fields = {"epoch": rewind.to_epoch, "updated_at": time.time(), **fields}
             sets = ",".join(f"{_quote(k)}=?" for k in fields)
-            conn.execute(f"UPDATE runs SET {sets} WHERE uid=?", [*(_encode_field(k, v) for k, v in fields.items()), uid])
+            conn.execute(f"UPDATE runs SET {sets} WHERE uid=?", [*(encode_field(k, v) for k, v in fields.items()), uid])
 
     def list_rewinds(self, uid: str) -> list[Rewind]:
         rows = (
@@ -257,7 +212,7 @@ class SqliteStore:
     def read_rows(self, segments: Sequence[Segment], min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
         conn = self._reader()
         for seg in segments:
-            bounds = _segment_bounds(seg, min_step, max_step)
+            bounds = segment_bounds(seg, min_step, max_step)
             if bounds is None:
                 continue
             cur = conn.execute(
@@ -270,7 +225,7 @@ class SqliteStore:
     def last_row(self, segments: Sequence[Segment], at_or_before: int | None = None) -> tuple[int, float] | None:
         conn = self._reader()
         for seg in reversed(segments):
-            bounds = _segment_bounds(seg, None, at_or_before)
+            bounds = segment_bounds(seg, None, at_or_before)
             if bounds is None:
                 continue
             r = conn.execute(

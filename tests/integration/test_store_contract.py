@@ -127,3 +127,11 @@ def test_time_streams_are_cut_by_segment_time(store: Store) -> None:
     assert [v["cpu"] for _, v in store.read_system(segs)] == [0, 1, 2, 3, 4, 99]
     assert [t for _, _, _, t in store.read_logs(segs)] == [f"line {i}" for i in range(5)] + ["child"]
     assert len(list(store.read_logs(store.read_segments("p")))) == 10
+
+
+def test_rewind_of_an_unknown_run_changes_nothing(store: Store) -> None:
+    with pytest.raises(NoSuchRun):
+        store.rewind_run("ghost", [Segment("ghost", 1, 5)], Rewind("ghost", 4, 0, 1, 1.0, ()))
+    with pytest.raises(ValueError, match="cannot update run fields"):
+        store.rewind_run("ghost", [], Rewind("ghost", 4, 0, 1, 1.0, ()), bogus=1)
+    assert store.list_rewinds("ghost") == []
