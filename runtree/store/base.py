@@ -7,12 +7,29 @@ segment list (runtree.domain.lineage), one range scan per segment.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runtree.domain.records import Rewind, RunRecord, Segment
 
 # (step, wall-clock timestamp, the whole row including _step/_timestamp/_runtime)
 RowIn = tuple[int, float, dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A server API key as stored: the sha256 hex digest of the key (never the key), and what it may touch.
+
+    It may read and write runs of `entities`; an `admin` key may touch every entity and manage keys.
+    `prefix` is the key's first characters, enough to tell keys apart in a listing.
+    """
+
+    key_hash: str
+    entities: tuple[str, ...] = ()
+    admin: bool = False
+    label: str = ""
+    prefix: str = ""
+    created_at: float = 0.0
 
 
 class Store(Protocol):
@@ -79,6 +96,19 @@ class Store(Protocol):
 
     def list_files(self, uid: str) -> list[str]:
         """Names of the run's files, sorted."""
+
+    # -- server API keys (runtree.server.auth) -----------------------------------------------
+    def create_key(self, key: ApiKey, *, only_if_first: bool = False) -> bool:
+        """Store a key; False when its hash is stored already, or (only_if_first) when any key exists. Atomic."""
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this sha256 hex digest, if any."""
+
+    def list_keys(self) -> list[ApiKey]:
+        """Every key, oldest first."""
+
+    def delete_key(self, key_hash: str) -> bool:
+        """Revoke a key; False when there was none with this hash."""
 
     def close(self) -> None:
         """Release connections."""

@@ -14,6 +14,7 @@ the small tables that reference runs stay co-located:
     SELECT create_distributed_table('system_samples', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('console_lines', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('run_files', 'uid', colocate_with => 'segments');
+    SELECT create_reference_table('api_keys');
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from psycopg_pool import ConnectionPool
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
-from runtree.store.base import RowIn
+from runtree.store.base import ApiKey, RowIn
 from runtree.store.codec import dumps, dumps_row, loads
 
 # Shared with the SQLite store so the two can never disagree on what a run row holds.
@@ -362,6 +363,39 @@ class PostgresStore:
     def list_files(self, uid: str) -> list[str]:
         return [r[0] for r in self._rows('SELECT name FROM run_files WHERE uid = %s ORDER BY name COLLATE "C"', (uid,))]
 
+
+    # -- server API keys -------------------------------------------------------------------
+    def create_key(self, key: ApiKey, *, only_if_first: bool = False) -> bool:
+        with self._pool.connection() as conn, conn.transaction():
+            if only_if_first:
+                # Serializes first-key creation between server processes starting at once.
+                conn.execute("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE")
+                if conn.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None:
+                    return False
+            cur = conn.execute(
+                "INSERT INTO api_keys (key_hash, prefix, entities, admin, label, created_at) VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (key_hash) DO NOTHING",
+                (key.key_hash, key.prefix, dumps(list(key.entities)), key.admin, key.label, key.created_at),
+            )
+            return cur.rowcount == 1
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        found = self._rows(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", (key_hash,))
+        return _key_from_row(found[0]) if found else None
+
+    def list_keys(self) -> list[ApiKey]:
+        return [_key_from_row(r) for r in self._rows(f'SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_hash COLLATE "C"')]
+
+    def delete_key(self, key_hash: str) -> bool:
+        with self._pool.connection() as conn:
+            return conn.execute("DELETE FROM api_keys WHERE key_hash = %s", (key_hash,)).rowcount == 1
+
+
+_KEY_COLUMNS = "key_hash, entities, admin, label, prefix, created_at"
+
+
+def _key_from_row(r: Sequence[Any]) -> ApiKey:
+    return ApiKey(r[0], tuple(loads(r[1])), bool(r[2]), r[3], r[4], float(r[5]))
 
 def _scrub(message: str, url: str) -> str:
     password = urlsplit(url).password

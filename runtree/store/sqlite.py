@@ -20,7 +20,7 @@ from typing import Any
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
-from runtree.store.base import RowIn
+from runtree.store.base import ApiKey, RowIn
 from runtree.store.codec import dumps, dumps_row, loads
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds
 
@@ -301,3 +301,32 @@ class SqliteStore:
 
     def list_files(self, uid: str) -> list[str]:
         return [r[0] for r in self._reader().execute("SELECT name FROM run_files WHERE uid=? ORDER BY name", (uid,))]
+
+    # -- server API keys -------------------------------------------------------------------
+    def create_key(self, key: ApiKey, *, only_if_first: bool = False) -> bool:
+        with self._write() as conn:
+            if only_if_first and conn.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None:
+                return False
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO api_keys (key_hash, prefix, entities, admin, label, created_at) VALUES (?,?,?,?,?,?)",
+                (key.key_hash, key.prefix, dumps(list(key.entities)), int(key.admin), key.label, key.created_at),
+            )
+            return cur.rowcount == 1
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        r = self._reader().execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash=?", (key_hash,)).fetchone()
+        return None if r is None else _key_from_row(tuple(r))
+
+    def list_keys(self) -> list[ApiKey]:
+        return [_key_from_row(tuple(r)) for r in self._reader().execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_hash")]
+
+    def delete_key(self, key_hash: str) -> bool:
+        with self._write() as conn:
+            return conn.execute("DELETE FROM api_keys WHERE key_hash=?", (key_hash,)).rowcount == 1
+
+
+_KEY_COLUMNS = "key_hash, entities, admin, label, prefix, created_at"
+
+
+def _key_from_row(r: tuple[Any, ...]) -> ApiKey:
+    return ApiKey(r[0], tuple(loads(r[1])), bool(r[2]), r[3], r[4], float(r[5]))
