@@ -279,7 +279,7 @@ def test_a_killed_run_is_crashed_with_what_was_flushed(made: Made, imported: tup
     run = api(store_dir).run("tester/imp/crash001")
     assert run.state == "crashed" and run._record.exit_code is None
     rows = run.history(pandas=False)
-    assert 0 < len(rows) < 1500
+    assert 0 < len(rows) <= 1500  # however much the client flushed before os._exit: a gap-free prefix
     assert [(r["_step"], r["loss"]) for r in rows] == [(i, i * 0.5) for i in range(len(rows))]
     (result,) = [r for r in report.imported if r.path == "tester/imp/crash001"]
     size = wandb_file(made.runs["crash001"]).stat().st_size
