@@ -60,12 +60,12 @@ from types import ModuleType
 from typing import Any
 
 from runtree.domain import ids, lineage
-from runtree.domain.records import CRASHED, Rewind, RunRecord, Segment
+from runtree.domain.records import CRASHED, RunRecord, Segment
 from runtree.domain.steps import step_for_metric_value
 from runtree.errors import RuntreeError
 from runtree.importers.wandb_log import LogProblem, RecordScan, load_proto
 from runtree.importers.wandb_records import RunFold, apply_config, to_time
-from runtree.store import default_store_url, open_store
+from runtree.store import default_store_url, forking, open_store
 from runtree.store.base import Store
 
 Progress = Callable[[int, int, str], None]  # (bytes done, bytes in all, what is being read)
@@ -292,19 +292,6 @@ def _cut_time(store: Store, segments: Sequence[Segment], step: int, fallback: fl
     return at[1] if at is not None else fallback
 
 
-def _close_archived(store: Store, cut_off: Sequence[Segment]) -> list[Segment]:
-    """Close a cut-off open segment at its last stored row; drop it if it holds none (as runtree's rewind does)."""
-    archived = []
-    for seg in cut_off:
-        if seg.last_step is None:
-            last = store.last_row([seg])
-            if last is None:
-                continue
-            seg = Segment(seg.source_uid, seg.epoch, seg.first_step, last[0], seg.until_time)
-        archived.append(seg)
-    return archived
-
-
 def _import_source(store: Store, src: _Source, pb: ModuleType, tick: Callable[[RecordScan], None]) -> ImportedRun | Skipped:
     ids.validate_id(src.run_id)
     ids.validate_scope_name("entity", src.entity)
@@ -345,9 +332,8 @@ def _import_source(store: Store, src: _Source, pb: ModuleType, tick: Callable[[R
             last = store.last_row(old)
             if last is None or step > last[0]:
                 notes.append(f"rewound at step {step}, beyond the last stored step {None if last is None else last[0]}")
-            segments, cut_off = lineage.rewind(old, existing.uid, step, epoch, _cut_time(store, old, step, src.start_time))
-            rewind = Rewind(existing.uid, step, existing.epoch, epoch, src.start_time, tuple(_close_archived(store, cut_off)))
-            store.rewind_run(existing.uid, segments, rewind, last_step=step, state=CRASHED)
+            cut = forking.Cut(step, _cut_time(store, old, step, src.start_time), 0.0)
+            segments = forking.rewind(store, existing, cut, src.start_time, state=CRASHED)
             rec = store.get_run(existing.uid)
             base_config, base_defs = existing.config, existing.metric_defs
             above = step

@@ -1,9 +1,8 @@
 """How init opens a run: new, resumed, forked from another run, or rewound. Each returns a Start.
 
-A fork or rewind reads the parent's segments and at most a couple of rows (its last step and the
-timestamp at the fork step), computes the new segments with domain.lineage and stores them in one
-transaction: O(depth of lineage), never O(rows). Only a fork named by a custom step metric scans that
-metric, to prove it never decreases.
+The lineage work (find the moment, check it, record segments) is runtree.store.forking's, shared with the
+server and the importers; this module adds what a logging process needs: options checked together, its
+host/pid on the run, the step to go on from, and the inherited rows its summary continues from.
 """
 
 from __future__ import annotations
@@ -17,11 +16,11 @@ from typing import Any
 
 from runtree.domain import ids, lineage
 from runtree.domain.forkspec import STEP, ForkSpec, parse_forkspec
-from runtree.domain.records import RUNNING, Rewind, RunRecord, Segment
-from runtree.domain.steps import step_for_metric_value
-from runtree.errors import ConflictingOptions, NoSuchRun, RunExists, RunIsActive, StepOutOfRange, UsageError
+from runtree.domain.records import RUNNING, RunRecord, Segment
+from runtree.errors import ConflictingOptions, NoSuchRun, RunExists, UsageError
+from runtree.store import forking
 from runtree.store.base import Store
-from runtree.store.reaper import is_gone, process_start_time
+from runtree.store.reaper import process_start_time
 
 
 @dataclass(frozen=True)
@@ -84,23 +83,6 @@ def check_options(req: Request) -> tuple[ForkSpec | None, ForkSpec | None]:
     return fork, rewind
 
 
-def resolve_run(store: Store, ref: str, entity: str, project: str, option: str) -> RunRecord:
-    """The run `ref` names: its id in entity/project, else a path 'entity/project/id', else a uid."""
-    if "/" in ref:
-        p = ids.parse_path(ref)
-        found = store.find_run(p.entity or entity, p.project or project, p.id)
-    else:
-        found = store.find_run(entity, project, ref)
-        if found is None and ids.looks_like_uid(ref):
-            try:
-                found = store.get_run(ref)
-            except NoSuchRun:
-                found = None
-    if found is None:
-        raise NoSuchRun(f"{option}: no run {ref!r} in {entity}/{project}, and no run has that immutable id")
-    return found
-
-
 def _process_fields(now: float) -> dict[str, Any]:
     return {
         "host": socket.gethostname(),
@@ -114,99 +96,40 @@ def _process_fields(now: float) -> dict[str, Any]:
     }
 
 
-def _check_not_active(run: RunRecord, what: str) -> None:
-    if run.state == RUNNING and not is_gone(run):
-        raise RunIsActive(f"cannot {what} run {run.path}: it is still running (pid {run.pid} on {run.host}); finish it first")
-
-
-def _fork_step(store: Store, parent: RunRecord, segments: list[Segment], spec: ForkSpec, option: str, text: str) -> int:
-    label = f"{parent.path}"
-    if spec.metric == STEP:
-        return spec.step
-    step_metrics = {d.get("step_metric") for d in parent.metric_defs.values()}
-    if spec.metric not in step_metrics:
-        raise UsageError(
-            f"{option}={text!r}: {spec.metric!r} is not a step metric of {label}; name the moment by _step, or by a "
-            f"metric the run declared with define_metric(..., step_metric={spec.metric!r})"
-        )
-    points = ((row["_step"], row[spec.metric]) for row in store.read_rows(segments) if spec.metric in row)
-    return step_for_metric_value(label, spec.metric, spec.value, points)
-
-
-def _cut(store: Store, run: RunRecord, segments: list[Segment], step: int, option: str, text: str) -> tuple[float, float]:
-    """Check `step` is within the visible history; return (timestamp, _runtime) of the last row at or before it."""
-    last = store.last_row(segments)
-    if last is None:
-        raise StepOutOfRange(f"{option}={text!r}: run {run.path} has logged no history yet")
-    if step > last[0]:
-        raise StepOutOfRange(f"{option}={text!r}: step {step} is beyond the last logged step {last[0]} of run {run.path}")
-    at = store.last_row(segments, at_or_before=step)
-    if at is None:
-        raise StepOutOfRange(f"{option}={text!r}: run {run.path} has no history at or before step {step}")
-    rows = list(store.read_rows(segments, min_step=at[0], max_step=at[0]))
-    runtime = float(rows[0].get("_runtime", 0.0)) if rows else 0.0
-    return at[1], runtime
-
-
 def fork(store: Store, req: Request, spec: ForkSpec) -> Start:
-    parent = resolve_run(store, spec.run, req.entity, req.project, "fork_from")
+    parent = forking.resolve_run(store, spec.run, req.entity, req.project, "fork_from")
     psegs = store.read_segments(parent.uid)
-    step = _fork_step(store, parent, psegs, spec, "fork_from", req.fork_from or "")
-    cut_time, runtime = _cut(store, parent, psegs, step, "fork_from", req.fork_from or "")
-    uid = ids.make_uid()
-    segments = lineage.fork(psegs, step, uid, cut_time)
+    cut = forking.locate(store, parent, psegs, spec, f"fork_from={req.fork_from!r}")
     now = time.time()
-    record = RunRecord(
-        uid=uid,
-        entity=req.entity,
-        project=req.project,
-        id=req.id or ids.make_id(),
-        name=req.name or ids.make_name(len(store.list_runs(req.entity, req.project)) + 1),
-        created_at=now,
-        parent_uid=parent.uid,
-        fork_step=step,
+    child = _record(
+        store,
+        req,
+        now,
         config={**parent.config, **req.config},
         metric_defs=dict(parent.metric_defs),
-        tags=req.tags,
-        notes=req.notes,
         group=req.group or parent.group,
         job_type=req.job_type or parent.job_type,
-        **_process_fields(now),
     )
-    store.create_run(record, segments)
+    segments = forking.fork(store, parent, cut, child)
     inherited = segments[:-1]
-    return Start(record, segments, step + 1, runtime, lambda: store.read_rows(inherited))
+    return Start(store.get_run(child.uid), segments, cut.step + 1, cut.runtime, lambda: store.read_rows(inherited))
 
 
 def rewind(store: Store, req: Request, spec: ForkSpec) -> Start:
-    run = resolve_run(store, spec.run, req.entity, req.project, "resume_from")
-    _check_not_active(run, "rewind")
-    segs = store.read_segments(run.uid)
-    step = spec.step
-    cut_time, runtime = _cut(store, run, segs, step, "resume_from", req.resume_from or "")
-    new_epoch = run.epoch + 1
-    segments, cut_off = lineage.rewind(segs, run.uid, step, new_epoch, cut_time)
-    archived = []
-    for seg in cut_off:  # close the cut-off open segment at its last stored row; drop it if it holds none
-        if seg.last_step is None:
-            last = store.last_row([seg])
-            if last is None:
-                continue
-            seg = Segment(seg.source_uid, seg.epoch, seg.first_step, last[0], seg.until_time)
-        archived.append(seg)
+    run = forking.resolve_run(store, spec.run, req.entity, req.project, "resume_from")
+    forking.check_not_active(run, "rewind")
+    cut = forking.locate(store, run, store.read_segments(run.uid), spec, f"resume_from={req.resume_from!r}")
     now = time.time()
-    config = {**run.config, **req.config}
-    fields: dict[str, Any] = {**_process_fields(now), "config": config, "last_step": step}
+    fields: dict[str, Any] = {**_process_fields(now), "config": {**run.config, **req.config}}
     if req.name:
         fields["name"] = req.name
-    store.rewind_run(run.uid, segments, Rewind(run.uid, step, run.epoch, new_epoch, now, tuple(archived)), **fields)
-    record = store.get_run(run.uid)
+    segments = forking.rewind(store, run, cut, now, **fields)
     kept = segments[:-1]
-    return Start(record, segments, step + 1, runtime, lambda: store.read_rows(kept), resumed=True)
+    return Start(store.get_run(run.uid), segments, cut.step + 1, cut.runtime, lambda: store.read_rows(kept), resumed=True)
 
 
 def resume(store: Store, req: Request, existing: RunRecord) -> Start:
-    _check_not_active(existing, "resume")
+    forking.check_not_active(existing, "resume")
     segs = store.read_segments(existing.uid)
     last = store.last_row(segs)
     step = 0 if last is None else last[0] + 1
@@ -225,24 +148,31 @@ def resume(store: Store, req: Request, existing: RunRecord) -> Start:
     return Start(store.get_run(existing.uid), segs, step, runtime, lambda: store.read_rows(segs), resumed=True)
 
 
-def new(store: Store, req: Request) -> Start:
-    uid = ids.make_uid()
-    now = time.time()
-    record = RunRecord(
-        uid=uid,
+def _record(store: Store, req: Request, now: float, **fields: Any) -> RunRecord:
+    """A new run's record as `req` describes it; `fields` override (a fork's inherited config, ...)."""
+    base: dict[str, Any] = {
+        "config": req.config,
+        "tags": req.tags,
+        "notes": req.notes,
+        "group": req.group,
+        "job_type": req.job_type,
+        **_process_fields(now),
+        **fields,
+    }
+    return RunRecord(
+        uid=ids.make_uid(),
         entity=req.entity,
         project=req.project,
         id=req.id or ids.make_id(),
-        name=req.name or ids.make_name(len(store.list_runs(req.entity, req.project)) + 1),
+        name=req.name or forking.next_name(store, req.entity, req.project),
         created_at=now,
-        config=req.config,
-        tags=req.tags,
-        notes=req.notes,
-        group=req.group,
-        job_type=req.job_type,
-        **_process_fields(now),
+        **base,
     )
-    segments = lineage.new_run(uid)
+
+
+def new(store: Store, req: Request) -> Start:
+    record = _record(store, req, time.time())
+    segments = lineage.new_run(record.uid)
     store.create_run(record, segments)
     return Start(record, segments, 0, 0.0, None)
 
