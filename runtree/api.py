@@ -11,7 +11,7 @@ import pandas as pd
 from runtree.domain import ids
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchRun, UsageError
-from runtree.store import default_store_url, open_store
+from runtree.store import default_store_url, env_store_url, open_store
 from runtree.store.base import Store
 from runtree.store.reaper import reap
 
@@ -219,7 +219,7 @@ class Api:
 
     def __init__(self, overrides: Mapping[str, Any] | None = None, *, store: str | None = None, timeout: int | None = None) -> None:
         overrides = dict(overrides or {})
-        url = store or overrides.get("store_url") or os.environ.get("RUNTREE_STORE_URL") or default_store_url(overrides.get("dir"))
+        url = store or overrides.get("store_url") or env_store_url() or default_store_url(overrides.get("dir"))
         self.store = open_store(url)
         self.default_entity = overrides.get("entity") or _default_entity()
         self.default_project = overrides.get("project") or os.environ.get("RUNTREE_PROJECT") or os.environ.get("WANDB_PROJECT")

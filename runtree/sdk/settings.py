@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from runtree.errors import UsageError
+from runtree.store import ENV_STORE_URLS
 
 MODES = ("online", "offline", "disabled")
 
@@ -26,7 +27,7 @@ class Settings:
     """Everything a run needs to know about where and how to log. Pass to init(settings=...) as this or a dict."""
 
     dir: str | None = None  # RUNTREE_DIR: the embedded store lives in <dir>/runtree.db
-    store_url: str | None = None  # RUNTREE_STORE_URL: sqlite:///file.db (overrides dir)
+    store_url: str | None = None  # RUNTREE_STORE_URL or RUNTREE_BASE_URL: sqlite:///file.db, postgresql://, http(s):// (overrides dir)
     mode: str = "online"
     entity: str | None = None
     project: str | None = None
@@ -43,7 +44,7 @@ class Settings:
 
 _ENV = {
     "dir": ("RUNTREE_DIR", "WANDB_DIR"),
-    "store_url": ("RUNTREE_STORE_URL",),
+    "store_url": ENV_STORE_URLS,  # RUNTREE_STORE_URL, then RUNTREE_BASE_URL (a runtree server)
     "mode": ("RUNTREE_MODE", "WANDB_MODE"),
     "entity": ("RUNTREE_ENTITY", "WANDB_ENTITY"),
     "project": ("RUNTREE_PROJECT", "WANDB_PROJECT"),

@@ -1,4 +1,5 @@
-"""open_store(url) -> the Store for a URL: `sqlite:///path/file.db`, a directory holding `runtree.db`, or `postgresql://...`."""
+"""open_store(url) -> the Store for a URL: `sqlite:///path/file.db`, a directory holding `runtree.db`, `postgresql://...`
+or `http(s)://` (a runtree server, its API key from $RUNTREE_API_KEY)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 from runtree.errors import StoreError
 from runtree.store.base import Store
 
-__all__ = ["Store", "default_store_url", "open_store"]
+__all__ = ["ENV_STORE_URLS", "Store", "default_store_url", "env_store_url", "open_store"]
 
 DB_FILE = "runtree.db"
+# Environment variables naming the store, first set wins: a store URL, then a server's base URL.
+ENV_STORE_URLS = ("RUNTREE_STORE_URL", "RUNTREE_BASE_URL")
 _cache: dict[tuple[str, int], Store] = {}
 _cache_lock = threading.Lock()
 
@@ -20,6 +23,14 @@ def default_store_url(directory: str | os.PathLike[str] | None = None) -> str:
     """The embedded store under `directory`, else $RUNTREE_DIR, else ./runtree."""
     base = Path(directory or os.environ.get("RUNTREE_DIR") or "runtree")
     return f"sqlite:///{(base / DB_FILE).resolve()}"
+
+
+def env_store_url() -> str | None:
+    """The store the environment names: $RUNTREE_STORE_URL, else $RUNTREE_BASE_URL (a runtree server), else None."""
+    for name in ENV_STORE_URLS:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
 
 
 def _normalize(url: str) -> str:
@@ -58,8 +69,13 @@ def _open(url: str) -> Store:
         except ImportError as e:
             raise StoreError(f"cannot open store {scheme}://...: psycopg is not installed (pip install 'runtree[postgres]')") from e
         return PostgresStore(url)
+    if scheme in ("http", "https"):
+        from runtree.store.remote import RemoteStore
+
+        return RemoteStore(url)
     raise StoreError(
-        f"cannot open store {url!r}: scheme {scheme!r} is not supported here (use sqlite:///path, a directory or postgresql://...)"
+        f"cannot open store {url!r}: scheme {scheme!r} is not supported here "
+        "(use sqlite:///path, a directory, postgresql://... or http(s):// for a runtree server)"
     )
 
 

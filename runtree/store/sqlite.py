@@ -269,6 +269,15 @@ class SqliteStore:
                 [(uid, epoch, *line) for line in lines],
             )
 
+    def put_logs(self, uid: str, epoch: int, lines: Sequence[tuple[int, float, int | None, str, str]]) -> None:
+        if not lines:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO console_lines (uid, epoch, seq, ts, step, stream, text) VALUES (?,?,?,?,?,?,?)",
+                [(uid, epoch, *line) for line in lines],
+            )
+
     def read_logs(self, segments: Sequence[Segment]) -> Iterator[tuple[float, int | None, str, str]]:
         conn = self._reader()
         lower = float("-inf")
@@ -318,7 +327,8 @@ class SqliteStore:
         return None if r is None else _key_from_row(tuple(r))
 
     def list_keys(self) -> list[ApiKey]:
-        return [_key_from_row(tuple(r)) for r in self._reader().execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_hash")]
+        rows = self._reader().execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_hash")
+        return [_key_from_row(tuple(r)) for r in rows]
 
     def delete_key(self, key_hash: str) -> bool:
         with self._write() as conn:
