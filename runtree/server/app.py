@@ -441,6 +441,12 @@ def _streams(store: Store) -> APIRouter:
         store.append_logs(uid, body.epoch, body.lines)
         return _encode(request, {"seq": body.seq, "lines": len(body.lines)})
 
+    @r.put("/runs/{uid}/logs", summary="Store console lines, replacing those of the same (uid, epoch, seq) (Store.put_logs)")
+    def put_logs(request: Request, uid: str, body: schemas.AppendLogs, who: Caller) -> Response:
+        _run(store, who, uid)
+        store.put_logs(uid, body.epoch, body.lines)
+        return _encode(request, {"seq": body.seq, "lines": len(body.lines)})
+
     def _logs(request: Request, who: Principal, segments: Sequence[Segment]) -> Response:
         _check_sources(store, who, segments)
         return _encode(request, {"lines": [list(line) for line in store.read_logs(segments)]})

@@ -81,6 +81,9 @@ class Store(Protocol):
     def append_logs(self, uid: str, epoch: int, lines: Sequence[tuple[int, float, int | None, str, str]]) -> None:
         """Append console lines (seq, timestamp, step, stream, text); seq makes a retry idempotent."""
 
+    def put_logs(self, uid: str, epoch: int, lines: Sequence[tuple[int, float, int | None, str, str]]) -> None:
+        """Store console lines, replacing any stored at the same (uid, epoch, seq): a redrawn line (a progress bar)."""
+
     def read_logs(self, segments: Sequence[Segment]) -> Iterator[tuple[float, int | None, str, str]]:
         """Console lines (timestamp, step, stream, text) of the visible history, in order."""
 

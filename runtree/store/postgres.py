@@ -57,10 +57,6 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
-
-
-
-
 def _set_clause(fields: dict[str, Any]) -> tuple[sql.Composed, list[Any]]:
     clause = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in fields)
     return clause, [encode_field(k, v) for k, v in fields.items()]
@@ -323,6 +319,22 @@ class PostgresStore:
             ),
         )
 
+    def put_logs(self, uid: str, epoch: int, lines: Sequence[tuple[int, float, int | None, str, str]]) -> None:
+        # The last line of a seq wins; sorted by seq, so concurrent batches lock keys in one order.
+        unique = {
+            seq: (uid, epoch, seq, ts, step, stream.replace("\0", "\ufffd"), text.replace("\0", "\ufffd"))
+            for seq, ts, step, stream, text in lines
+        }
+        if not unique:
+            return
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO console_lines (uid, epoch, seq, ts, step, stream, text) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (uid, epoch, seq) DO UPDATE"
+                " SET ts = EXCLUDED.ts, step = EXCLUDED.step, stream = EXCLUDED.stream, text = EXCLUDED.text",
+                [unique[k] for k in sorted(unique)],
+            )
+
     def read_logs(self, segments: Sequence[Segment]) -> Iterator[tuple[float, int | None, str, str]]:
         lower = float("-inf")
         for seg in segments:
@@ -363,7 +375,6 @@ class PostgresStore:
     def list_files(self, uid: str) -> list[str]:
         return [r[0] for r in self._rows('SELECT name FROM run_files WHERE uid = %s ORDER BY name COLLATE "C"', (uid,))]
 
-
     # -- server API keys -------------------------------------------------------------------
     def create_key(self, key: ApiKey, *, only_if_first: bool = False) -> bool:
         with self._pool.connection() as conn, conn.transaction():
@@ -396,6 +407,7 @@ _KEY_COLUMNS = "key_hash, entities, admin, label, prefix, created_at"
 
 def _key_from_row(r: Sequence[Any]) -> ApiKey:
     return ApiKey(r[0], tuple(loads(r[1])), bool(r[2]), r[3], r[4], float(r[5]))
+
 
 def _scrub(message: str, url: str) -> str:
     password = urlsplit(url).password

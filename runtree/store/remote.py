@@ -372,6 +372,11 @@ class RemoteStore:
         if lines:
             self._append(f"/runs/{_q(uid)}/logs", "lines", epoch, lines)
 
+    def put_logs(self, uid: str, epoch: int, lines: Sequence[tuple[int, float, int | None, str, str]]) -> None:
+        for i in range(0, len(lines), BATCH):  # in order: a later line of the same seq must win
+            chunk = [list(x) for x in lines[i : i + BATCH]]
+            self._call("PUT", f"/runs/{_q(uid)}/logs", body={"epoch": epoch, "seq": self._next_seq(), "lines": chunk})
+
     def read_logs(self, segments: Sequence[Segment]) -> Iterator[tuple[float, int | None, str, str]]:
         found = self._call("POST", "/query/logs", body={"segments": _segments(segments)})["lines"]
         return ((float(ts), step, stream, text) for ts, step, stream, text in found)

@@ -129,6 +129,19 @@ def test_time_streams_are_cut_by_segment_time(store: Store) -> None:
     assert len(list(store.read_logs(store.read_segments("p")))) == 10
 
 
+def test_put_logs_replaces_lines_of_the_same_seq(store: Store) -> None:
+    store.create_run(_run("p", "a"), lineage.new_run("p"))
+    store.put_logs("p", 0, [(0, 1.0, None, "stdout", "start"), (1, 2.0, None, "stdout", "10%")])
+    store.put_logs("p", 0, [(1, 3.0, 4, "stdout", "50%"), (2, 3.5, None, "stderr", "warn"), (1, 4.0, 5, "stdout", "100%")])
+    store.append_logs("p", 0, [(2, 9.0, None, "stdout", "ignored: seq 2 is stored")])
+    assert list(store.read_logs(store.read_segments("p"))) == [
+        (1.0, None, "stdout", "start"),
+        (4.0, 5, "stdout", "100%"),
+        (3.5, None, "stderr", "warn"),
+    ]
+    assert store.last_log_seq("p", 0) == 2
+
+
 def test_rewind_of_an_unknown_run_changes_nothing(store: Store) -> None:
     with pytest.raises(NoSuchRun):
         store.rewind_run("ghost", [Segment("ghost", 1, 5)], Rewind("ghost", 4, 0, 1, 1.0, ()))
