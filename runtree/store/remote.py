@@ -17,7 +17,6 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -138,8 +137,6 @@ class RemoteStore:
         self._seq = 0
         self._seq_lock = threading.Lock()
         self._local = threading.local()
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
         self._client = httpx.Client(
             base_url=self.url + "/api/v1",
             headers=headers,
@@ -149,10 +146,6 @@ class RemoteStore:
         )
 
     def close(self) -> None:
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.shutdown()
-                self._pool = None
         self._client.close()
 
     def __repr__(self) -> str:
@@ -233,22 +226,10 @@ class RemoteStore:
             return self._seq
 
     def _append(self, path: str, field: str, epoch: int, items: Sequence[Any]) -> None:
-        """Send `items` in requests of at most BATCH, two in flight at once (order does not matter: rows are keyed)."""
-
-        def send(i: int) -> None:
+        """Send `items` in requests of at most BATCH, in order (a reader never sees a later batch without an earlier one)."""
+        for i in range(0, len(items), BATCH):
             chunk = [list(x) for x in items[i : i + BATCH]]
             self._call("POST", path, body={"epoch": epoch, "seq": self._next_seq(), field: chunk})
-
-        starts = range(0, len(items), BATCH)
-        if len(starts) == 1:
-            send(0)
-            return
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="runtree-remote-append")
-            pool = self._pool
-        for future in [pool.submit(send, i) for i in starts]:
-            future.result()
 
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, run: RunRecord, segments: Sequence[Segment]) -> None:

@@ -15,10 +15,12 @@ from runtree.store.base import Store
 from runtree.store.sqlite import SqliteStore
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "remote(sqlite)", "remote(postgres)"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s: Store
-    if request.param == "postgres":
+    if request.param.startswith("remote("):  # a real server subprocess (server_fixture.py), emptied for this test
+        s = request.getfixturevalue(f"{request.param[7:-1]}_server").fresh_store()
+    elif request.param == "postgres":
         from runtree.store.postgres import PostgresStore
 
         s = PostgresStore(request.getfixturevalue("pg_url"))
