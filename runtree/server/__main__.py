@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 
 from runtree.errors import RuntreeError, UsageError
 from runtree.server import auth
 from runtree.server.serve import serve
+from runtree.server.wandb.uploads import ENV_SECRET
 from runtree.store import default_store_url, open_store
 
 
@@ -34,6 +36,8 @@ def _serve(argv: Sequence[str]) -> None:
     p.add_argument("--open", action="store_true", help="no API keys: every caller is admin (loopback only)")
     p.add_argument("--no-access-log", action="store_true")
     a = p.parse_args(argv)
+    # One secret for every worker of this launch: it signs the W&B upload URLs (runtree.server.wandb.uploads).
+    os.environ.setdefault(ENV_SECRET, secrets.token_hex(32))
     serve(a.db or _default_db(), a.host, a.port, a.workers, open_access=a.open, access_log=not a.no_access_log)
 
 

@@ -40,6 +40,7 @@ from runtree.errors import (
 )
 from runtree.server import history, schemas
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
+from runtree.server.wandb import mount_wandb
 from runtree.store.base import ApiKey, Store
 from runtree.store.wire import EXACT_MEDIA_TYPE, dumps_exact, key_to_json, rewind_to_json, run_to_json, segment_to_json, strict
 
@@ -260,6 +261,7 @@ def create_app(store: Store, auth: KeyAuth | OpenAuth) -> FastAPI:
     r.include_router(_streams(store))
     r.include_router(_admin(store))
     app.include_router(r)
+    mount_wandb(app, store, auth)  # W&B-compatible endpoints for the wandb client: /graphql, /files/.../file_stream
     return app
 
 

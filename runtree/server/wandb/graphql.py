@@ -1,0 +1,284 @@
+"""POST /graphql for the wandb client: its operations executed by graphql-core against runtree.server.wandb.schema.
+
+Resolvers read and write the Store through runtree.server.wandb.runs; a run is answered as W&B shows it
+(`id` the immutable uid, `name` the run id, `historyLineCount` one past the last visible step). An
+operation the schema does not describe fails validation and is answered with GraphQL errors, never a crash.
+A key that may not touch an entity gets HTTP 403; runtree's errors (no such run, step out of range, ...)
+are GraphQL errors quoting runtree's message.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import DocumentNode, GraphQLError, GraphQLResolveInfo, GraphQLSchema, execute, parse, validate
+
+from runtree.domain import wandb_format
+from runtree.domain.records import RunRecord
+from runtree.errors import NoSuchRun, RuntreeError
+from runtree.server.auth import Forbidden, Principal
+from runtree.server.wandb import runs, schema
+from runtree.server.wandb.uploads import Signer
+from runtree.store.base import Store
+
+log = logging.getLogger("runtree.server.wandb")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What one request's resolvers need: the store, the caller, and how to sign upload URLs."""
+
+    store: Store
+    who: Principal
+    signer: Signer
+    base_url: str
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))  # NaN and ±Infinity as bare tokens, as the client writes them
+
+
+class RunView:
+    """A run as W&B's `Run` type; each field is computed when asked for."""
+
+    def __init__(self, ctx: Context, run: RunRecord) -> None:
+        self._ctx, self._run = ctx, run
+        self._last: tuple[int, float] | bool | None = False
+
+    id = property(lambda self: self._run.uid)
+    name = property(lambda self: self._run.id)
+    displayName = property(lambda self: self._run.name)
+    description = property(lambda self: self._run.notes)
+    notes = property(lambda self: self._run.notes)
+    state = property(lambda self: self._run.state)
+    stopped = False
+    sweepName = None
+    tags = property(lambda self: list(self._run.tags))
+    group = property(lambda self: self._run.group)
+    jobType = property(lambda self: self._run.job_type)
+    host = property(lambda self: self._run.host)
+    eventsLineCount = 0
+    eventsTail = "[]"
+
+    @property
+    def createdAt(self) -> str:
+        return _iso(self._run.created_at)
+
+    @property
+    def heartbeatAt(self) -> str:
+        return _iso(self._run.heartbeat_at)
+
+    @property
+    def project(self) -> ProjectView:
+        return ProjectView(self._ctx, self._run.entity, self._run.project)
+
+    @property
+    def config(self) -> str:
+        return _dumps(wandb_format.wrap_config(self._run.config, runs.wandb_config(self._run)))
+
+    @property
+    def summaryMetrics(self) -> str:
+        return _dumps(self._run.summary)
+
+    def wandbConfig(self, info: GraphQLResolveInfo, keys: list[str] | None = None) -> str:
+        wb = runs.wandb_config(self._run)
+        wb.setdefault("t", {})  # the client takes a run without telemetry `t` for one that never started
+        return _dumps({k: v for k, v in wb.items() if keys is None or k in keys})
+
+    def _last_row(self) -> tuple[int, float] | None:
+        if self._last is False:
+            self._last = self._ctx.store.last_row(self._ctx.store.read_segments(self._run.uid))
+        assert self._last is not True
+        return self._last
+
+    @property
+    def historyLineCount(self) -> int:
+        last = self._last_row()
+        return 0 if last is None else last[0] + 1
+
+    @property
+    def historyTail(self) -> str:
+        last = self._last_row()
+        if last is None:
+            return "[]"
+        store = self._ctx.store
+        rows = list(store.read_rows(store.read_segments(self._run.uid), min_step=last[0], max_step=last[0]))
+        return _dumps([_dumps(r) for r in rows])
+
+    @property
+    def logLineCount(self) -> int:
+        seq = self._ctx.store.last_log_seq(self._run.uid, self._run.epoch)
+        return 0 if seq is None else seq + 1
+
+
+def _iso(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class EntityView:
+    def __init__(self, name: str) -> None:
+        self.id = self.name = name
+        self.organization = None
+
+
+class ProjectView:
+    def __init__(self, ctx: Context, entity: str, project: str) -> None:
+        self._ctx = ctx
+        self.id = f"{entity}/{project}"
+        self.name = project
+        self.entityName = entity
+        self.entity = EntityView(entity)
+
+    def bucket(self, info: GraphQLResolveInfo, name: str, missingOk: bool | None = None) -> RunView | None:
+        found = runs.find(self._ctx.store, self._ctx.who, self.entityName, self.name, name)
+        return None if found is None else RunView(self._ctx, found)
+
+    def run(self, info: GraphQLResolveInfo, name: str) -> RunView | None:
+        return self.bucket(info, name)
+
+
+# -- root fields -------------------------------------------------------------------------------
+def _ctx(info: GraphQLResolveInfo) -> Context:
+    ctx: Context = info.context
+    return ctx
+
+
+def _viewer(_: None, info: GraphQLResolveInfo) -> dict[str, Any]:
+    who = _ctx(info).who
+    entity = runs.default_entity(who)
+    teams = [{"node": EntityView(e)} for e in sorted(who.entities) if e != entity]
+    return {
+        "id": who.prefix or entity,
+        "name": entity,
+        "username": entity,
+        "email": None,
+        "entity": entity,
+        "admin": who.admin,
+        "flags": "{}",
+        "teams": {"edges": teams},
+    }
+
+
+def _server_info(_: None, info: GraphQLResolveInfo) -> dict[str, Any]:
+    return {"features": [], "cliVersionInfo": None, "latestLocalVersionInfo": None}
+
+
+def _project(_: None, info: GraphQLResolveInfo, name: str | None = None, entityName: str | None = None) -> ProjectView:
+    ctx = _ctx(info)
+    entity, project = runs.scope(ctx.who, entityName, name)
+    return ProjectView(ctx, entity, project)
+
+
+def _entity(_: None, info: GraphQLResolveInfo, name: str) -> EntityView:
+    return EntityView(name)
+
+
+def _upsert_bucket(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+    ctx = _ctx(info)
+    run, inserted = runs.upsert(ctx.store, ctx.who, input)
+    return {"bucket": RunView(ctx, run), "inserted": inserted}
+
+
+def _rewind_run(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+    ctx = _ctx(info)
+    return {"rewoundRun": RunView(ctx, runs.rewind(ctx.store, ctx.who, input))}
+
+
+def _run_for_files(ctx: Context, input: Mapping[str, Any]) -> RunRecord:
+    run = runs.find(ctx.store, ctx.who, input["entityName"], input["projectName"], input["runName"])
+    if run is None:
+        raise NoSuchRun(f"no run {input['entityName']}/{input['projectName']}/{input['runName']}")
+    return run
+
+
+def _create_run_files(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+    ctx = _ctx(info)
+    run = _run_for_files(ctx, input)
+    files = [{"name": f, "uploadUrl": ctx.signer.url(ctx.base_url, run.uid, f)} for f in input["files"]]
+    return {"runID": run.uid, "uploadHeaders": [], "files": files}
+
+
+def _mark_uploaded(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+    _run_for_files(_ctx(info), input)
+    return {"success": True}
+
+
+@functools.cache
+def executable_schema() -> GraphQLSchema:
+    s = schema.build()
+    assert s.query_type is not None and s.mutation_type is not None
+    q, m = s.query_type.fields, s.mutation_type.fields
+    q["viewer"].resolve = _viewer
+    q["serverInfo"].resolve = _server_info
+    q["model"].resolve = _project
+    q["project"].resolve = _project
+    q["entity"].resolve = _entity
+    m["upsertBucket"].resolve = _upsert_bucket
+    m["rewindRun"].resolve = _rewind_run
+    m["createRunFiles"].resolve = _create_run_files
+    m["markRunFilesUploaded"].resolve = _mark_uploaded
+    return s
+
+
+@functools.lru_cache(maxsize=256)
+def _document(source: str) -> DocumentNode | list[GraphQLError]:
+    """The parsed, validated operation text (the client sends the same few texts again and again)."""
+    try:
+        doc = parse(source)
+    except GraphQLError as e:
+        return [e]
+    errors = validate(executable_schema(), doc)
+    return errors or doc
+
+
+def _formatted(errors: list[GraphQLError]) -> list[dict[str, Any]]:
+    out = []
+    for e in errors:
+        f = dict(e.formatted)
+        original = e.original_error
+        if original is not None:
+            f["extensions"] = {"code": "PERMISSION_ERROR" if isinstance(original, Forbidden) else type(original).__name__}
+        out.append(f)
+    return out
+
+
+def run_operation(ctx: Context, body: Any) -> tuple[int, dict[str, Any]]:
+    """Execute one GraphQL request body; (HTTP status, answer)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("query"), str):
+        return 400, {"errors": [{"message": 'a GraphQL request is a JSON object with a "query" string'}]}
+    name = body.get("operationName")
+    variables = body.get("variables")
+    doc = _document(body["query"])
+    if isinstance(doc, list):
+        log.warning("graphql %s refused: %s", name, "; ".join(e.message for e in doc))
+        return 200, {"data": None, "errors": [dict(e.formatted) for e in doc]}
+    result = execute(
+        executable_schema(),
+        doc,
+        context_value=ctx,
+        variable_values=dict(variables) if isinstance(variables, Mapping) else None,
+        operation_name=name if isinstance(name, str) else None,
+    )
+    assert not hasattr(result, "__await__"), "resolvers are synchronous"
+    answer: dict[str, Any] = {"data": result.data}  # type: ignore[union-attr]
+    errors: list[GraphQLError] = list(result.errors or [])  # type: ignore[union-attr]
+    status = 200
+    if errors:
+        answer["errors"] = _formatted(errors)
+        for e in errors:
+            original = e.original_error
+            if isinstance(original, Forbidden):
+                status = 403
+            elif original is not None and not isinstance(original, RuntreeError | ValueError):
+                log.error("graphql %s failed", name, exc_info=original)
+        log.info("graphql %s: %s", name, "; ".join(e.message for e in errors))
+    else:
+        log.info("graphql %s", name)
+    return status, answer
