@@ -139,8 +139,10 @@ def bench_shape(url: str, key: str, db_url: str, rows: int, keys: int, results: 
     store.close()
 
 
-def sdk_ingest(url: str, key: str, rows: int, keys: int, results: list[str]) -> None:
-    os.environ.update(RUNTREE_BASE_URL=url, RUNTREE_API_KEY=key, RUNTREE_SYSTEM_SAMPLE_INTERVAL="0", RUNTREE_CONSOLE="off")
+def sdk_ingest(url: str, key: str, rows: int, keys: int, tmp: str, results: list[str]) -> None:
+    # RUNTREE_DIR only holds the SDK's last-run note here: the rows go to the server.
+    os.environ.update(RUNTREE_BASE_URL=url, RUNTREE_API_KEY=key, RUNTREE_DIR=tmp)
+    os.environ.update(RUNTREE_SYSTEM_SAMPLE_INTERVAL="0", RUNTREE_CONSOLE="off")
     import runtree
 
     def log_all() -> None:
@@ -168,7 +170,7 @@ def main() -> None:
             os.environ["RUNTREE_API_KEY"] = key  # for Api(store=url)
             for rows, keys in shapes:
                 bench_shape(url, key, db_url, rows, keys, results)
-            sdk_ingest(url, key, shapes[0][0], shapes[0][1], results)
+            sdk_ingest(url, key, shapes[0][0], shapes[0][1], tmp, results)
     print("\n".join(results))
 
 

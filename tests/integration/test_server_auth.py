@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -199,3 +203,50 @@ def test_store_keys(store: Store) -> None:
     assert store.delete_key("a" * 64) and not store.delete_key("a" * 64)
     assert store.find_key("a" * 64) is None
     assert store.delete_key("b" * 64)
+
+
+# -- the web UI's cookie, and the keys command ------------------------------------------------------
+def _passed_authorization(method: str, headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The Authorization header KeyCookie hands to the app for a request with these headers."""
+    seen: list[bytes | None] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(dict(scope["headers"]).get(b"authorization"))
+
+    asyncio.run(auth.KeyCookie(app)({"type": "http", "method": method, "headers": headers}, None, None))  # type: ignore[arg-type]
+    return seen[0]
+
+
+def test_the_ui_cookie_reads_and_changes_only_with_the_ui_header() -> None:
+    key = "rt_" + "k" * 43
+    cookie = (b"cookie", f"theme=dark; {auth.COOKIE}={key}".encode())
+    assert _passed_authorization("GET", [cookie]) == f"Bearer {key}".encode()
+    assert _passed_authorization("PATCH", [cookie]) is None  # a page on another site can make the browser send the cookie
+    assert _passed_authorization("PATCH", [cookie, (b"x-runtree-ui", b"1")]) == f"Bearer {key}".encode()
+    assert _passed_authorization("GET", [cookie, (b"authorization", b"Bearer other")]) == b"Bearer other"
+    assert _passed_authorization("GET", [(b"cookie", f"{auth.COOKIE}=short".encode())]) is None
+
+
+def test_keys_command(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    def keys(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "runtree.server", "keys", *args, "--db", db], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    key = keys("create", "--entity", "alice", "--entity", "bob", "--label", "ci")
+    assert key.startswith("rt_") and len(key) >= 40
+    assert keys("list") == f"{key[:8]}...\talice,bob\tci"
+    store = SqliteStore(tmp_path / "cli.db")
+    found = store.find_key(auth.hash_key(key))
+    assert found is not None and found.entities == ("alice", "bob")
+    assert keys("revoke", key[:8]) == f"revoked {key[:8]}..."
+    assert store.find_key(auth.hash_key(key)) is None
+    store.close()
+    done = subprocess.run(
+        [sys.executable, "-m", "runtree.server", "keys", "create", "--db", db], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and "at least one entity" in done.stderr
