@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import secrets
 import sys
 
 from fastapi import FastAPI
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from runtree.errors import UsageError
 from runtree.server.app import create_app
 from runtree.server.auth import KeyAuth, OpenAuth, ensure_first_key
+from runtree.server.wandb.uploads import ENV_SECRET
 from runtree.store import open_store
 
 ENV_DB = "RUNTREE_SERVER_DB"
@@ -66,6 +68,8 @@ def serve(
             )
     os.environ[ENV_DB] = db_url
     os.environ[ENV_OPEN] = "1" if open_access else "0"
+    # One secret for all workers of this launch (unless the operator set one for all hosts): it signs W&B upload URLs.
+    os.environ.setdefault(ENV_SECRET, secrets.token_hex(32))
     print(f"runtree server: serving {store.url} at http://{host}:{port}/api/v1 with {workers} worker(s)", file=sys.stderr, flush=True)
     uvicorn.run(
         "runtree.server.serve:app_from_env",
