@@ -40,6 +40,7 @@ from runtree.errors import (
 )
 from runtree.server import history, schemas
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
+from runtree.server.ui import mount_ui
 from runtree.server.wandb import mount_wandb
 from runtree.store.base import ApiKey, Store
 from runtree.store.wire import EXACT_MEDIA_TYPE, dumps_exact, key_to_json, rewind_to_json, run_to_json, segment_to_json, strict
@@ -262,6 +263,7 @@ def create_app(store: Store, auth: KeyAuth | OpenAuth) -> FastAPI:
     r.include_router(_admin(store))
     app.include_router(r)
     mount_wandb(app, store, auth)  # W&B-compatible endpoints for the wandb client: /graphql, /files/.../file_stream
+    mount_ui(app)  # the web UI: last, as its page route answers any path the API does not
     return app
 
 
@@ -406,9 +408,13 @@ def _streams(store: Store) -> APIRouter:
         keys: Annotated[list[str] | None, Query()] = None,
         samples: Annotated[int | None, Query(ge=2, le=schemas.MAX_SAMPLES)] = None,
         limit: Annotated[int, Query(ge=1, le=schemas.MAX_PAGE_ROWS)] = schemas.PAGE_ROWS,
+        preview: Annotated[bool, Query(description="with samples: a quick look at a long history, marked preview")] = False,
     ) -> Response:
         _run(store, who, uid)
         segments = store.read_segments(uid)
+        if preview and samples is not None:
+            _check_sources(store, who, segments)
+            return Response(history.read_preview(store, segments, min_step, max_step, keys, samples), media_type="application/json")
         q = schemas.HistoryQuery(segments=segments, min_step=min_step, max_step=max_step, keys=keys, samples=samples, limit=limit)
         return _history(who, segments, q)
 
