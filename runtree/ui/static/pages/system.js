@@ -1,0 +1,61 @@
+// System: the system metrics a run sampled (CPU, memory, disk, network, GPUs) against time. Per-core and
+// per-GPU keys (system.cpu.3.cpu_percent, system.gpu.0.temp) share one chart, a line per core or GPU.
+
+import * as api from '../api.js';
+import { color, lineChart } from '../chart.js';
+import { fill, h } from '../dom.js';
+
+const INDEXED = /^(.*?)\.(\d+)\.(.+)$/;
+
+/** 'system.cpu.3.cpu_percent' -> ['system.cpu.*.cpu_percent', '3']; other keys are their own group. */
+function groupOf(key) {
+  const m = INDEXED.exec(key);
+  return m ? [`${m[1]}.*.${m[3]}`, m[2]] : [key, null];
+}
+
+const title = (group) => group.replace(/^system\./, '').replace(/\.\*\./g, ' (each) ').replace(/[._]/g, ' ');
+
+export function groups(samples) {
+  const out = new Map();
+  for (const [, values] of samples) {
+    for (const key of Object.keys(values)) {
+      const [g, index] = groupOf(key);
+      if (!out.has(g)) out.set(g, new Map());
+      out.get(g).set(key, index);
+    }
+  }
+  return [...out.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+export async function systemTab(body, run, ctx) {
+  const grid = h('div.chart-grid');
+  fill(body, grid);
+  const charts = new Map();
+
+  const draw = (samples) => {
+    if (!samples.length) {
+      fill(grid, h('p.empty.card', run.state === 'running' ? 'No system metrics yet; they appear as the run samples them.' : 'This run has no system metrics.'));
+      return;
+    }
+    if (!charts.size) grid.replaceChildren();
+    const xs = samples.map((s) => s[0]);
+    for (const [group, keys] of groups(samples)) {
+      const ordered = [...keys.entries()].sort((a, b) => Number(a[1]) - Number(b[1]) || a[0].localeCompare(b[0]));
+      const data = [xs, ...ordered.map(([key]) => samples.map(([, v]) => (typeof v[key] === 'number' ? v[key] : null)))];
+      const existing = charts.get(group);
+      if (existing && existing.count === ordered.length) {
+        existing.chart.setData(data, true);
+        continue;
+      }
+      existing?.chart.destroy();
+      const holder = h('div.chart-holder');
+      const card = existing?.card || h('section.card.chart-card', { 'data-key': group }, h('div.chart-title', title(group)), holder);
+      if (existing) card.querySelector('.chart-holder').replaceWith(holder); else grid.append(card);
+      const series = ordered.map(([key, index], i) => ({ label: index === null ? key.replace(/^system\./, '') : `#${index}`, color: color(i), width: 1.4 }));
+      charts.set(group, { card, count: ordered.length, chart: lineChart(holder, { time: true, xLabel: 'time', series, data, sync: `sys-${run.uid}` }) });
+    }
+  };
+
+  draw(await api.system(run.uid, ctx.signal));
+  return { async onRun() { draw(await api.system(run.uid, ctx.signal)); } };
+}
