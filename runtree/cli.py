@@ -186,13 +186,38 @@ def demo(
         str | None, typer.Option("--dir", help="Directory of the store to write the demo runs to. Default: $RUNTREE_DIR or ./runtree.")
     ] = None,
     steps: Annotated[int, typer.Option("--steps", help="Training steps of each run.")] = 300,
+    ui: Annotated[
+        bool | None,
+        typer.Option("--ui/--no-ui", help="End by serving the web UI on the demo's runs until Ctrl-C. Default: when run in a terminal."),
+    ] = None,
 ) -> None:
-    """Train a small model for real, fork it, fork the fork, rewind another run; then draw the tree."""
+    """Train a small model for real, fork it, fork the fork, rewind another run; draw the tree, then open the web UI."""
     directory = dir or ctx.obj or os.environ.get("RUNTREE_DIR") or "runtree"
     if "://" in str(directory) or str(directory).endswith(".db"):
         raise UsageError(f"demo --dir {directory!r}: the demo writes to the embedded store in a directory; give the directory")
     result = demo_mod.run_demo(Path(directory).resolve(), steps=steps)
     demo_mod.show(result, _console())
+    # Piped or scripted (CI, tests), the demo must end rather than serve forever; in a terminal it opens the UI.
+    if ui if ui is not None else (sys.stdin.isatty() and sys.stdout.isatty()):
+        demo_mod.open_ui(result)
+
+
+@app.command()
+def ui(
+    ctx: typer.Context,
+    dir: DirOption = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port on 127.0.0.1. Default: 8765, or a free one when that is taken.")] = None,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the URL; do not open a browser.")] = False,
+) -> None:
+    """Serve the web UI on the embedded store at http://127.0.0.1 (this machine only, no API keys) until Ctrl-C."""
+    from runtree.server.ui import serve_local
+
+    url = _store_arg(ctx, dir) or os.environ.get("RUNTREE_STORE_URL") or default_store_url()
+    path = _sqlite_file(url)
+    # Serving must not leave an empty store behind where the user mistyped a directory.
+    if path is not None and not path.exists():
+        raise StoreError(f"no runtree store at {path} (give --dir or set RUNTREE_DIR to the directory your runs logged to)")
+    serve_local(url, port=port, open_browser=not no_browser)
 
 
 import_app = typer.Typer(help="Bring runs from other trackers into the store.", no_args_is_help=True)

@@ -173,7 +173,15 @@ def show(result: DemoResult, console: Console) -> None:
     console.print(f"  runtree{where} runs {PROJECT}", markup=False)
     console.print(f"  runtree{where} tree {PROJECT}", markup=False)
     console.print(f"  runtree{where} history {result.fork} --keys loss,val/acc", markup=False)
-    # Opening the web UI on the demo's store (the `runtree ui` issue) belongs here, after the tree.
+    console.print(f"  runtree{where} ui", markup=False)
+
+
+def open_ui(result: DemoResult, port: int | None = None) -> None:
+    """Serve the web UI on the demo's store, opened at the project's fork tree, until Ctrl-C."""
+    from runtree.server.ui import serve_local
+
+    entity = result.base.split("/", 1)[0]
+    serve_local(str(result.directory), port=port, path=f"/p/{entity}/{PROJECT}/tree")
 
 
 def _copy(p: Params) -> Params:
