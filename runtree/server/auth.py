@@ -1,7 +1,8 @@
 """API keys and the server's 401/403 decisions: who is calling, and may they touch this entity.
 
-A key is `rt_` + 43 random URL-safe characters (256 bits; 46 characters, as W&B's client wants at
-least 40). The store keeps only its sha256 hex digest: with that much entropy a plain digest cannot be
+A key is `rt_` + 43 random characters of [A-Za-z0-9_] (257 bits; 46 characters, as W&B's client wants at
+least 40, and no '-': the wandb client takes what follows a first '-' for the key and checks its length).
+The store keeps only its sha256 hex digest: with that much entropy a plain digest cannot be
 reversed or guessed, so no salt or slow hash is needed, and a key is found by an indexed lookup of its
 digest. The digest found is compared again in constant time. Every request names its key as
 `Authorization: Bearer <key>` or as HTTP Basic `api:<key>` (what the wandb client sends). Nothing is
@@ -17,6 +18,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import string
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ MIN_KEY_LENGTH = 40
 COOKIE = "runtree_key"  # the web UI's key, HttpOnly, SameSite=Strict
 UI_HEADER = b"x-runtree-ui"  # sent by the UI's scripts; a form or image on another site cannot send it
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_KEY_ALPHABET = string.ascii_letters + string.digits + "_"
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-]{40,200}$")
 
 
@@ -46,7 +49,7 @@ class Forbidden(Exception):
 
 def new_key() -> str:
     """A fresh random API key."""
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+    return KEY_PREFIX + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(43))
 
 
 def hash_key(key: str) -> str:
