@@ -145,7 +145,7 @@ export async function chartsTab(body, run, ctx, opts = {}) {
     entry.chart = lineChart(entry.holder, {
       xLabel: by || '_step', series, data, markers, sync: `run-${run.uid}`,
       onZoom: (min, max) => zoomTo(key, entry, min, max),
-      onReset: () => { entry.zoom = null; draw(key, entry); },
+      onReset: () => { entry.zoom = null; delete entry.card.dataset.zoomed; draw(key, entry); },
     });
   }
 
