@@ -145,3 +145,20 @@ def test_bad_ids_and_paths_show_a_not_found_page(page: Page, ui_server: UiServer
         assert response is not None
         assert response.status == (404 if path == "/what/is/this" else 200)
         expect(page.get_by_test_id("not-found").locator("h1")).to_have_text(title)
+
+
+def test_a_metric_with_a_step_metric_is_charted_against_it(page: Page, ui_server: UiServer, rt_dir: Path) -> None:
+    run = runtree.init(entity="tester", project="stepmetric", dir=ui_server.store_dir, name="epochs")
+    run.define_metric("val_loss", step_metric="epoch")
+    for step in range(50):
+        row: dict[str, float] = {"loss": 1 / (step + 1)}
+        if step % 10 == 9:
+            row.update(epoch=step // 10, val_loss=2 / (step + 1))
+        run.log(row)
+    run.finish()
+    page.goto(f"{ui_server.url}/r/{run.uid}")
+    card = page.locator('section.chart-card[data-key="val_loss"]')
+    expect(card.locator(".chart-title")).to_have_text("val_loss vs epoch")
+    expect(card.locator(".chart")).to_have_attribute("data-last-x", "4")  # epochs 0..4, not steps 9..49
+    expect(card.locator(".chart")).to_have_attribute("data-points", "5")
+    expect(page.locator('section.chart-card[data-key="loss"] .chart')).to_have_attribute("data-last-x", "49")

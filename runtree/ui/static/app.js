@@ -40,6 +40,13 @@ function context() {
           try {
             if ((await fn()) === false) { stopped = true; return; }
           } catch (e) {
+            if (e instanceof api.ApiError && e.unauthorized && current === page) {
+              // The key was revoked (or the cookie expired) while the page was open: ask for one again.
+              session.who = null;
+              showWho();
+              render();
+              return;
+            }
             if (e.name !== 'AbortError') console.warn('poll failed:', e);
           }
         }

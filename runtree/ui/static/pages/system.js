@@ -13,7 +13,13 @@ function groupOf(key) {
   return m ? [`${m[1]}.*.${m[3]}`, m[2]] : [key, null];
 }
 
-const title = (group) => group.replace(/^system\./, '').replace(/\.\*\./g, ' (each) ').replace(/[._]/g, ' ');
+/** 'system.cpu.*.cpu_percent' -> 'cpu percent per cpu'; 'system.memory.usedMB' -> 'memory usedMB'. */
+function title(group) {
+  const bare = group.replace(/^system\./, '');
+  const m = /^(.*?)\.\*\.(.+)$/.exec(bare);
+  const words = (text) => text.replace(/[._]/g, ' ');
+  return m ? `${words(m[2])} per ${words(m[1])}` : words(bare);
+}
 
 export function groups(samples) {
   const out = new Map();
