@@ -247,6 +247,144 @@ def import_wandb(
         raise typer.Exit(code)
 
 
+@app.command()
+def server(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="Store URL: postgresql://..., sqlite:///file.db or a directory. Default: $RUNTREE_STORE_URL or the embedded store."
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8080,
+    workers: Annotated[int, typer.Option("--workers", help="Server processes (each stateless).")] = 1,
+    open_access: Annotated[bool, typer.Option("--open", help="No API keys: every caller is admin (loopback only).")] = False,
+    no_access_log: Annotated[bool, typer.Option("--no-access-log")] = False,
+) -> None:
+    """Serve a store over HTTP for a team: the JSON API under /api/v1, the W&B-compatible API and the web UI."""
+    from runtree.server.__main__ import main as server_main
+
+    argv = ["--host", host, "--port", str(port), "--workers", str(workers)]
+    argv += ["--db", db] if db else []
+    argv += ["--open"] if open_access else []
+    argv += ["--no-access-log"] if no_access_log else []
+    server_main(argv)
+
+
+keys_app = typer.Typer(help="Manage a server's API keys (stored hashed; a key is shown once).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+DbOption = Annotated[str | None, typer.Option("--db", help="The server's store URL. Default: $RUNTREE_STORE_URL or the embedded store.")]
+
+
+def _keys(argv: list[str], db: str | None) -> None:
+    from runtree.server.__main__ import keys_main
+
+    keys_main([*argv, *(["--db", db] if db else [])])
+
+
+@keys_app.command("create")
+def keys_create(
+    entity: Annotated[list[str] | None, typer.Option("--entity", help="An entity the key may read and write (repeat for more).")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="A key for every entity, that may also manage keys.")] = False,
+    label: Annotated[str, typer.Option("--label")] = "",
+    db: DbOption = None,
+) -> None:
+    """Create a key and print it."""
+    argv = ["create", *[a for e in entity or [] for a in ("--entity", e)], "--label", label]
+    _keys([*argv, "--admin"] if admin else argv, db)
+
+
+@keys_app.command("list")
+def keys_list(db: DbOption = None) -> None:
+    """List keys: prefix, entities, label (never the keys)."""
+    _keys(["list"], db)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    which: Annotated[str, typer.Argument(help="The key's prefix as `keys list` shows it, or its sha256 digest.")], db: DbOption = None
+) -> None:
+    """Revoke a key."""
+    _keys(["revoke", which], db)
+
+
+@app.command()
+def login(
+    url: Annotated[str, typer.Argument(help="The runtree server's base URL, e.g. https://runtree.example.com.")],
+    key: Annotated[str | None, typer.Option("--key", help="Your API key. Default: asked for (hidden), or $RUNTREE_API_KEY.")] = None,
+) -> None:
+    """Store a server's URL and API key in ~/.config/runtree/config.json (0600); runtree.init() and Api() then use it."""
+    from runtree.store import write_user_config
+
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"login {url!r}: give the server's URL, starting with http:// or https://")
+    if key is None:
+        key = os.environ.get("RUNTREE_API_KEY") or typer.prompt("API key", hide_input=True, default="", show_default=False)
+    path = write_user_config(base_url=url.rstrip("/"), api_key=key or "")
+    print(f"logged in to {url.rstrip('/')} (stored in {path}; $RUNTREE_BASE_URL and $RUNTREE_API_KEY still win)")
+
+
+@app.command()
+def sync(
+    path: Annotated[
+        str | None,
+        typer.Argument(
+            help="A RUNTREE_DIR (offline runs, and its spool/), a .db file, or a spool directory. Default: $RUNTREE_DIR or ./runtree."
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="The server (or store) to upload to. Default: $RUNTREE_BASE_URL or the URL `runtree login` stored."),
+    ] = None,
+) -> None:
+    """Upload offline and spooled runs to a server. Safe to repeat: nothing already there is sent again."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from runtree.store import env_store_url, open_store
+    from runtree.store.sync import sync as sync_stores
+
+    target = to or env_store_url()
+    if not target:
+        raise UsageError("sync: no server to upload to; give --to URL, set RUNTREE_BASE_URL or run `runtree login URL`")
+    sources = _sync_sources(Path(path or os.environ.get("RUNTREE_DIR") or "runtree"))
+    if not sources:
+        raise StoreError(f"sync: no runtree store at {path or os.environ.get('RUNTREE_DIR') or 'runtree'} (nothing to upload)")
+    dst = open_store(target)
+    stores = [open_store(f"sqlite:///{p.resolve()}") for p in sources]
+    plan = [(src, src.list_runs()) for src in stores]
+    totals = {"rows": 0, "created": 0, "skipped": 0}
+    with Progress(
+        TextColumn("[bold]sync"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    ) as bar:
+        task = bar.add_task("", total=sum(len(runs) for _, runs in plan))
+        for src, runs in plan:
+            report = sync_stores(src, dst, runs, progress=lambda r: bar.update(task, advance=1, description=r.path))
+            totals["rows"] += report.rows
+            totals["created"] += report.runs_created
+            totals["skipped"] += len(report.skipped)
+            for why in report.skipped:
+                print(f"skipped {why}", file=sys.stderr)
+    n_runs = sum(len(r) for _, r in plan)
+    print(f"synced {n_runs} runs to {target}: {totals['created']} new, {totals['rows']} rows sent, {totals['skipped']} skipped")
+
+
+def _sync_sources(path: Path) -> list[Path]:
+    """The SQLite stores under `path`: a .db file itself; a directory's runtree.db, its spool/*.db, or its own *.db."""
+    if path.suffix == ".db":
+        return [path] if path.exists() else []
+    found = [path / "runtree.db"] if (path / "runtree.db").exists() else []
+    found += sorted((path / "spool").glob("*.db"))
+    if not found:
+        found = sorted(path.glob("*.db"))
+    return found
+
+
 def main() -> None:
     """Entry point of the `runtree` console script."""
     try:

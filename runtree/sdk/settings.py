@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from runtree.errors import UsageError
-from runtree.store import ENV_STORE_URLS
+from runtree.store import ENV_STORE_URLS, read_user_config
 
 MODES = ("online", "offline", "disabled")
 
@@ -147,6 +147,8 @@ def resolve(settings: Settings | Mapping[str, Any] | None = None, **args: Any) -
             values[key] = val
     if args.get("dir") is not None and "store_url" not in args and "store_url" not in _as_mapping(settings):
         values.pop("store_url", None)  # init(dir=...) names the store; an environment URL must not override it
+    if "store_url" not in values and values.get("dir") is None and (logged_in := read_user_config().get("base_url")):
+        values["store_url"] = logged_in  # the server `runtree login` stored; the environment and arguments win
     out = {k: _coerce(k, v) for k, v in values.items()}
     mode = out.get("mode", "online")
     if mode == "dryrun":

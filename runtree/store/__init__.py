@@ -1,8 +1,13 @@
 """open_store(url) -> the Store for a URL: `sqlite:///path/file.db`, a directory holding `runtree.db`, `postgresql://...`
-or `http(s)://` (a runtree server, its API key from $RUNTREE_API_KEY)."""
+or `http(s)://` (a runtree server, its API key from $RUNTREE_API_KEY).
+
+`runtree login` stores a server's base URL and API key in the user's config (~/.config/runtree/config.json);
+the environment ($RUNTREE_STORE_URL, $RUNTREE_BASE_URL, $RUNTREE_API_KEY) wins over it.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -10,7 +15,17 @@ from pathlib import Path
 from runtree.errors import StoreError
 from runtree.store.base import Store
 
-__all__ = ["ENV_STORE_URLS", "Store", "default_store_url", "env_store_url", "open_store"]
+__all__ = [
+    "ENV_STORE_URLS",
+    "Store",
+    "api_key",
+    "config_path",
+    "default_store_url",
+    "env_store_url",
+    "open_store",
+    "read_user_config",
+    "write_user_config",
+]
 
 DB_FILE = "runtree.db"
 # Environment variables naming the store, first set wins: a store URL, then a server's base URL.
@@ -25,12 +40,47 @@ def default_store_url(directory: str | os.PathLike[str] | None = None) -> str:
     return f"sqlite:///{(base / DB_FILE).resolve()}"
 
 
+def config_path() -> Path:
+    """The user's runtree config: $XDG_CONFIG_HOME/runtree/config.json, else ~/.config/runtree/config.json."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "runtree" / "config.json"
+
+
+def read_user_config() -> dict[str, str]:
+    """What `runtree login` stored ({} when nothing or unreadable)."""
+    try:
+        data = json.loads(config_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: str(v) for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+
+
+def write_user_config(**values: str) -> Path:
+    """Merge `values` into the user's config, written mode 0600 (it holds an API key)."""
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {**read_user_config(), **values}
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
+
+
 def env_store_url() -> str | None:
-    """The store the environment names: $RUNTREE_STORE_URL, else $RUNTREE_BASE_URL (a runtree server), else None."""
+    """The store the environment names: $RUNTREE_STORE_URL, else $RUNTREE_BASE_URL (a runtree server), else the
+    base URL `runtree login` stored, else None."""
     for name in ENV_STORE_URLS:
         if os.environ.get(name):
             return os.environ[name]
-    return None
+    return read_user_config().get("base_url") or None
+
+
+def api_key() -> str | None:
+    """The API key for a runtree server: $RUNTREE_API_KEY, else the one `runtree login` stored."""
+    return os.environ.get("RUNTREE_API_KEY") or read_user_config().get("api_key") or None
 
 
 def _normalize(url: str) -> str:
@@ -72,7 +122,7 @@ def _open(url: str) -> Store:
     if scheme in ("http", "https"):
         from runtree.store.remote import RemoteStore
 
-        return RemoteStore(url)
+        return RemoteStore(url, api_key())
     raise StoreError(
         f"cannot open store {url!r}: scheme {scheme!r} is not supported here "
         "(use sqlite:///path, a directory, postgresql://... or http(s):// for a runtree server)"
