@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from runtree.domain import ids
 from runtree.domain.records import FAILED, FINISHED, Segment
@@ -32,6 +32,9 @@ from runtree.sdk.writer import NullWriter, Writer
 from runtree.store import default_store_url, open_store
 from runtree.store.base import Store
 
+if TYPE_CHECKING:
+    from runtree.sdk.spool import SpoolingStore
+
 DEFAULT_PROJECT = "uncategorized"
 _LAST_RUN_FILE = "last-run.json"
 
@@ -39,10 +42,11 @@ _LAST_RUN_FILE = "last-run.json"
 class Run:
     """One training run being logged. Made by runtree.init(); use as a context manager or call finish()."""
 
-    def __init__(self, settings: Settings, store: Store | None, start: start_mod.Start) -> None:
+    def __init__(self, settings: Settings, store: Store | None, start: start_mod.Start, spool: SpoolingStore | None = None) -> None:
         rec = start.record
         self.settings = settings
         self._store = store
+        self._spool = spool  # a server's run: the writer writes through it, to the local spool while the server is down
         self._record = rec
         self._segments: list[Segment] = start.segments
         self._counter = StepCounter(start.starting_step)
@@ -58,7 +62,7 @@ class Run:
             self._writer = NullWriter(builder)
         else:
             self._writer = Writer(
-                store,
+                cast(Store, spool) if spool is not None else store,
                 rec.uid,
                 rec.epoch,
                 builder,
@@ -267,6 +271,8 @@ class Run:
         now = time.time()
         state = FINISHED if not exit_code else FAILED
         self._writer.close(state=state, exit_code=exit_code or 0, finished_at=now)
+        if self._spool is not None:
+            self._spool.finish(quiet=bool(quiet) or self.settings.silent)
         _forget(self)
 
     def __enter__(self) -> Run:
@@ -384,9 +390,18 @@ def init(
             start_mod.check_options(req)
             run = Run(s, None, _disabled_start(req))
         else:
-            store = open_store(s.store_url or default_store_url(s.dir))
-            start = start_mod.open_run(store, req, _read_last_run(s))
-            run = Run(s, store, start)
+            url = s.store_url or default_store_url(s.dir)
+            if s.mode == "offline" and url.startswith(("http://", "https://")):
+                url = default_store_url(s.dir)  # offline: the local store only; `runtree sync` uploads it
+            store = open_store(url)
+            if url.startswith(("http://", "https://")):
+                from runtree.sdk import spool as spool_mod
+
+                start, spool = spool_mod.open_run(store, url, req, _read_last_run(s), _run_dir(s) / "spool")
+                run = Run(s, store, start, spool)
+            else:
+                start = start_mod.open_run(store, req, _read_last_run(s))
+                run = Run(s, store, start)
             _write_last_run(s, run)
             _attach_context(run)
         _active.append(run)
