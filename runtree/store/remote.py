@@ -81,6 +81,10 @@ class _NotFound(StoreError):
     """A 404 that is not a runtree error (no such key, no such route)."""
 
 
+class AccessRefused(StoreError, PermissionError):
+    """The server refused the API key (401) or its access to an entity (403): retrying will not help."""
+
+
 def _q(part: str) -> str:
     return quote(part, safe="")
 
@@ -210,10 +214,10 @@ class RemoteStore:
             return cls(message)
         where = f"the runtree server at {self.url} ({method} {path})"
         if resp.status_code == 401:
-            hint = "" if self._has_key else f"; set ${API_KEY_ENV} to your API key"
-            return StoreError(f"{where} refused the API key: {message}{hint}")
+            hint = "" if self._has_key else f"; set ${API_KEY_ENV} to your API key, or run `runtree login {self.url}`"
+            return AccessRefused(f"{where} refused the API key: {message}{hint}")
         if resp.status_code == 403:
-            return StoreError(f"{where} refused access: {message}")
+            return AccessRefused(f"{where} refused access: {message}")
         if resp.status_code in (400, 413, 422):
             return UsageError(f"{where} refused the request: {message}")
         if resp.status_code == 404:
