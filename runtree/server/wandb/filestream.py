@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runtree.domain import wandb_format
-from runtree.domain.records import FAILED, FINISHED, RunRecord
+from runtree.domain.records import CRASHED, FAILED, FINISHED, RUNNING, RunRecord
 from runtree.domain.summary import MetricDef, SummaryBuilder
 from runtree.errors import UsageError
 from runtree.store.base import RowIn, Store
@@ -144,6 +144,8 @@ def ingest(store: Store, run: RunRecord, body: Mapping[str, Any]) -> None:
     summary_lines = _lines(files, SUMMARY)[1]
     summary = _summary(store, run, summary_lines[-1], rows) if summary_lines else None
 
+    if run.state == CRASHED:  # declared crashed for a silence (a network outage): this request proves it alive
+        fields["state"] = RUNNING
     if body.get("complete"):
         code = body.get("exitcode")
         code = code if isinstance(code, int) and not isinstance(code, bool) else 0

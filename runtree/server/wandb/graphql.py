@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLResolveInfo, GraphQLSchema, execute, parse, validate
@@ -48,7 +49,7 @@ class RunView:
 
     def __init__(self, ctx: Context, run: RunRecord) -> None:
         self._ctx, self._run = ctx, run
-        self._last: tuple[int, float] | bool | None = False
+        self._last: list[tuple[int, float] | None] = []  # the last visible row, once read
 
     id = property(lambda self: self._run.uid)
     name = property(lambda self: self._run.id)
@@ -91,10 +92,9 @@ class RunView:
         return _dumps({k: v for k, v in wb.items() if keys is None or k in keys})
 
     def _last_row(self) -> tuple[int, float] | None:
-        if self._last is False:
-            self._last = self._ctx.store.last_row(self._ctx.store.read_segments(self._run.uid))
-        assert self._last is not True
-        return self._last
+        if not self._last:
+            self._last.append(self._ctx.store.last_row(self._ctx.store.read_segments(self._run.uid)))
+        return self._last[0]
 
     @property
     def historyLineCount(self) -> int:
@@ -117,8 +117,6 @@ class RunView:
 
 
 def _iso(ts: float) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
