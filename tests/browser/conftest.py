@@ -127,7 +127,9 @@ def ui_server(demo_store: DemoResult, tmp_path_factory: pytest.TempPathFactory) 
         stop(proc)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open, its event loop counts as running in
+# this thread, and a later test calling asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if sync_playwright is None:
         _unavailable("playwright is not installed: pip install -e '.[dev]'")
@@ -137,7 +139,7 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     b = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
     try:
