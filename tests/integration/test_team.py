@@ -154,7 +154,7 @@ def check_database(db_url: str, n_clients: int, steps: int, fork_at: int) -> Non
             assert [s for s, _ in got] == list(range(steps)), f"c{k}: {len(got)} rows"
         forks = [(uid, v) for uid, v in runs.items() if v[1] is not None]
         assert len(forks) == n_clients - 1
-        for uid, (_id, parent_uid, fork_step) in forks:
+        for uid, (_id, _parent, fork_step) in forks:
             assert fork_step == fork_at
             own = conn.execute("SELECT step FROM history WHERE uid = %s ORDER BY step", (uid,)).fetchall()
             assert [s for (s,) in own] == list(range(fork_at + 1, steps)), f"fork {uid}: {len(own)} own rows"
