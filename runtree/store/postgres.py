@@ -34,7 +34,7 @@ from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
 from runtree.store.base import ApiKey, RowIn
-from runtree.store.codec import dumps, dumps_row, loads
+from runtree.store.codec import dumps, dumps_row, loads, loads_row
 
 # Shared with the SQLite store so the two can never disagree on what a run row holds.
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds
@@ -267,7 +267,7 @@ class PostgresStore:
                     (seg.source_uid, seg.epoch, lo, hi, _CHUNK),
                 )
                 for _step, data in chunk:
-                    yield loads(data)
+                    yield loads_row(data)
                 if len(chunk) < _CHUNK:
                     break
                 lo = chunk[-1][0] + 1
@@ -300,7 +300,7 @@ class PostgresStore:
                     (seg.source_uid, seg.epoch, after, upper, _CHUNK),
                 )
                 for ts, data in chunk:
-                    yield ts, loads(data)
+                    yield ts, loads_row(data)
                 if len(chunk) < _CHUNK:
                     break
                 after = chunk[-1][0]

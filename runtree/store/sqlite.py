@@ -21,7 +21,7 @@ from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
 from runtree.store.base import ApiKey, RowIn
-from runtree.store.codec import dumps, dumps_row, loads
+from runtree.store.codec import dumps, dumps_row, loads, loads_row
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds
 
 
@@ -220,7 +220,7 @@ class SqliteStore:
                 (seg.source_uid, seg.epoch, *bounds),
             )
             for (data,) in cur:
-                yield loads(data)
+                yield loads_row(data)
 
     def last_row(self, segments: Sequence[Segment], at_or_before: int | None = None) -> tuple[int, float] | None:
         conn = self._reader()
@@ -256,7 +256,7 @@ class SqliteStore:
                 (seg.source_uid, seg.epoch, lower, upper),
             )
             for ts, data in cur:
-                yield ts, loads(data)
+                yield ts, loads_row(data)
             if seg.until_time is not None:
                 lower = seg.until_time
 
