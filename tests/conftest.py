@@ -23,7 +23,9 @@ def rt_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RUNTREE_ENTITY", "tester")
     monkeypatch.setenv("RUNTREE_SYSTEM_SAMPLE_INTERVAL", "0")
     monkeypatch.setenv("RUNTREE_CONSOLE", "off")
-    for var in ("WANDB_MODE", "WANDB_DIR", "WANDB_PROJECT", "WANDB_ENTITY", "WANDB_RUN_ID", "WANDB_RESUME", "RUNTREE_STORE_URL"):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no `runtree login` of the machine's user
+    for var in ("WANDB_MODE", "WANDB_DIR", "WANDB_PROJECT", "WANDB_ENTITY", "WANDB_RUN_ID", "WANDB_RESUME",
+                "RUNTREE_STORE_URL", "RUNTREE_BASE_URL", "RUNTREE_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     return d
 
