@@ -11,15 +11,9 @@ import pandas as pd
 from runtree.domain import ids
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchRun, UsageError
-from runtree.store import default_store_url, env_store_url, open_store
+from runtree.store import default_entity, default_store_url, env_store_url, open_store
 from runtree.store.base import Store
 from runtree.store.reaper import reap
-
-
-def _default_entity() -> str:
-    from runtree.sdk.settings import _default_entity as d  # settings are plain; no sdk state is touched
-
-    return os.environ.get("RUNTREE_ENTITY") or os.environ.get("WANDB_ENTITY") or d()
 
 
 def _frame(rows: list[dict[str, Any]], keys: Sequence[str] | None) -> pd.DataFrame:
@@ -221,7 +215,7 @@ class Api:
         overrides = dict(overrides or {})
         url = store or overrides.get("store_url") or env_store_url() or default_store_url(overrides.get("dir"))
         self.store = open_store(url)
-        self.default_entity = overrides.get("entity") or _default_entity()
+        self.default_entity = overrides.get("entity") or default_entity()
         self.default_project = overrides.get("project") or os.environ.get("RUNTREE_PROJECT") or os.environ.get("WANDB_PROJECT")
 
     def run(self, path: str) -> ApiRun:

@@ -51,7 +51,6 @@ How they become runtree runs:
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -65,7 +64,7 @@ from runtree.domain.steps import step_for_metric_value
 from runtree.errors import RuntreeError
 from runtree.importers.wandb_log import LogProblem, RecordScan, load_proto
 from runtree.importers.wandb_records import RunFold, apply_config, to_time
-from runtree.store import default_store_url, forking, open_store
+from runtree.store import default_entity, default_store_url, forking, open_store
 from runtree.store.base import Store
 
 Progress = Callable[[int, int, str], None]  # (bytes done, bytes in all, what is being read)
@@ -213,16 +212,6 @@ def _order(sources: list[_Source]) -> list[_Source]:
     return placed
 
 
-def _default_entity() -> str:
-    env = os.environ.get("RUNTREE_ENTITY") or os.environ.get("WANDB_ENTITY")
-    if env:
-        return env
-    try:
-        return getpass.getuser() or "local"
-    except (KeyError, OSError):
-        return "local"
-
-
 def _branch_point(run: Any, config: dict[str, Any]) -> BranchPoint | None:
     """RunRecord.branch_point, else (older clients) config `_wandb.branch_point {run_id, step}`."""
     try:
@@ -253,7 +242,7 @@ def _peek(file: Path, pb: ModuleType, entity: str | None, project: str | None) -
                 return _Source(
                     file=file,
                     run_id=run.run_id,
-                    entity=entity or run.entity or _default_entity(),
+                    entity=entity or run.entity or default_entity(),
                     project=project or run.project or _DEFAULT_PROJECT,
                     start_time=to_time(run.start_time) or file.stat().st_mtime,
                     branch=_branch_point(run, apply_config({}, run.config)),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import warnings
 from collections.abc import Mapping
@@ -10,16 +9,9 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from runtree.errors import UsageError
-from runtree.store import ENV_STORE_URLS, read_user_config
+from runtree.store import ENV_STORE_URLS, default_entity, read_user_config
 
 MODES = ("online", "offline", "disabled")
-
-
-def _default_entity() -> str:
-    try:
-        return getpass.getuser() or "local"
-    except (KeyError, OSError):
-        return "local"
 
 
 @dataclass(frozen=True)
@@ -158,5 +150,5 @@ def resolve(settings: Settings | Mapping[str, Any] | None = None, **args: Any) -
     out["mode"] = mode
     if out.get("console", "auto") not in ("auto", "off", "wrap", "redirect"):
         raise UsageError(f"console={out['console']!r} is not valid; allowed: 'auto', 'off'")
-    out.setdefault("entity", _default_entity())
+    out.setdefault("entity", default_entity())
     return Settings(**out)

@@ -7,6 +7,7 @@ the environment ($RUNTREE_STORE_URL, $RUNTREE_BASE_URL, $RUNTREE_API_KEY) wins o
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import threading
@@ -20,6 +21,7 @@ __all__ = [
     "Store",
     "api_key",
     "config_path",
+    "default_entity",
     "default_store_url",
     "env_store_url",
     "open_store",
@@ -38,6 +40,17 @@ def default_store_url(directory: str | os.PathLike[str] | None = None) -> str:
     """The embedded store under `directory`, else $RUNTREE_DIR, else ./runtree."""
     base = Path(directory or os.environ.get("RUNTREE_DIR") or "runtree")
     return f"sqlite:///{(base / DB_FILE).resolve()}"
+
+
+def default_entity() -> str:
+    """The entity runs go to when none is given: $RUNTREE_ENTITY, $WANDB_ENTITY, else the OS user name."""
+    env = os.environ.get("RUNTREE_ENTITY") or os.environ.get("WANDB_ENTITY")
+    if env:
+        return env
+    try:
+        return getpass.getuser() or "local"
+    except (KeyError, OSError):
+        return "local"
 
 
 def config_path() -> Path:
