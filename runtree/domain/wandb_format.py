@@ -64,6 +64,21 @@ def branch_point(wandb: Mapping[str, Any]) -> tuple[str, int] | None:
     return run_id, int(step)
 
 
+def environment(wandb: Mapping[str, Any]) -> dict[str, Any]:
+    """`_wandb.e` (the environment of the writing process) as runtree's run metadata: host, os, python, ..."""
+    envs = wandb.get("e")
+    env = next(iter(envs.values()), None) if isinstance(envs, Mapping) else None
+    if not isinstance(env, Mapping):
+        return {}
+    out = {k: env[k] for k in ("host", "os", "executable", "program", "args", "startedAt", "cpu_count_logical") if k in env}
+    if isinstance(env.get("python"), str):
+        out["python"] = env["python"].split()[-1]  # "CPython 3.11.7" -> "3.11.7", as runtree records it
+    git = env.get("git")
+    if isinstance(git, Mapping) and (git.get("commit") or git.get("remote")):
+        out["git"] = {k: git[k] for k in ("remote", "commit") if git.get(k)}
+    return out
+
+
 def _field_set(value: Any) -> set[int]:
     return {int(x) for x in value if isinstance(x, int | float) and not isinstance(x, bool)} if isinstance(value, list) else set()
 

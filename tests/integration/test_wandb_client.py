@@ -240,6 +240,7 @@ def test_metric_definitions_console_and_system_metrics(server: Server, key: str,
     assert len(system) >= 2 and "system.memory_percent" in system.columns
     assert all(c == "_timestamp" or c.startswith("system.") for c in system.columns)
     assert {"wandb-metadata.json", "requirements.txt", "config.yaml"} <= set(run.files())
+    assert run.metadata["python"] == want.metadata["python"] and run.metadata["host"] == want.metadata["host"]
 
 
 def test_a_wrong_or_missing_key_is_refused_and_writes_nothing(server: Server, key: str, api: runtree.Api, tmp_path: Path) -> None:

@@ -51,3 +51,10 @@ def test_console_lines() -> None:
     assert (stream, text) == ("stderr", "to stderr") and math.isclose(ts, 1795915522.653374)
     assert wf.parse_console_line("2026-11-29T01:25:22.5 ", 0.0)[2] == ""
     assert wf.parse_console_line("no timestamp here", 7.0) == ("stdout", 7.0, "no timestamp here")
+
+
+def test_environment_as_runtree_metadata() -> None:
+    git = {"commit": "abc", "remote": "r"}
+    e = {"w1": {"host": "vm", "os": "Linux", "python": "CPython 3.11.7", "args": ["a"], "git": git, "disk": {}}}
+    assert wf.environment({"e": e}) == {"host": "vm", "os": "Linux", "python": "3.11.7", "args": ["a"], "git": git}
+    assert wf.environment({}) == {} and wf.environment({"e": {}}) == {}

@@ -48,7 +48,8 @@ def wandb_config(run: RunRecord) -> dict[str, Any]:
 
 
 def _with_wandb(run: RunRecord, wb: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
-    meta = dict(run.metadata)
+    """The run's metadata with the client's `_wandb` entry, and its environment as runtree records one."""
+    meta = {**run.metadata, **wandb_format.environment(wb)}
     prev = meta.get("wandb")
     meta["wandb"] = {**(prev if isinstance(prev, Mapping) else {}), "config": dict(wb), **extra}
     return meta
@@ -94,7 +95,7 @@ def upsert(store: Store, who: Principal, inp: Mapping[str, Any]) -> tuple[RunRec
         group=inp.get("groupName"),
         job_type=inp.get("jobType"),
         host=inp.get("host"),
-        metadata={"wandb": {"config": wb}},
+        metadata={**wandb_format.environment(wb), "wandb": {"config": wb}},
     )
     bp = wandb_format.branch_point(wb)
     if bp is None or bp[0] == run_id:  # a rewind's branch point names the run itself: RewindRun came first
