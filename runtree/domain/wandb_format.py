@@ -25,7 +25,7 @@ from runtree.domain.summary import MetricDef
 
 WANDB_KEY = "_wandb"
 SPECIAL_KEYS = ("_step", "_runtime", "_timestamp")
-_SUMMARY_FIELDS = {1: "min", 2: "max", 3: "mean", 5: "last", 6: "none", 8: "first"}
+_SUMMARY_FIELDS = {1: "min", 2: "max", 3: "mean", 8: "first", 5: "last", 6: "none"}  # in the order runtree lists modes
 _BEST, _COPY = 4, 7
 _HIDDEN, _DEFINED = 2, 3
 GOAL_MAXIMIZE = 2
@@ -86,7 +86,7 @@ def _field_set(value: Any) -> set[int]:
 def summary_modes(fields: Iterable[int], goal: int = 0) -> tuple[str, ...]:
     """runtree's summary modes for a MetricSummary's set fields: best is min or max by the goal, copy is last."""
     got = set(fields)
-    modes = [mode for num, mode in sorted(_SUMMARY_FIELDS.items()) if num in got]
+    modes = [mode for num, mode in _SUMMARY_FIELDS.items() if num in got]
     if _BEST in got:
         modes.append("max" if goal == GOAL_MAXIMIZE else "min")
     if _COPY in got:

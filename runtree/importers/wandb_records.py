@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from runtree.domain import wandb_format
 from runtree.domain.records import CRASHED, FAILED, FINISHED, Segment
 from runtree.domain.summary import MetricDef, SummaryBuilder
 from runtree.store.base import RowIn, Store
@@ -58,30 +59,15 @@ def apply_config(config: dict[str, Any], rec: Any) -> dict[str, Any]:
 
 def _scalars(key: str, value: Any, out: dict[str, Any], left_out: dict[str, int]) -> None:
     """Put `value` into `out` as runtree row values: scalars kept, dicts flattened, media and lists counted."""
-    if isinstance(value, dict):
-        kind = value.get("_type")
-        if isinstance(kind, str):
-            left_out[kind] = left_out.get(kind, 0) + 1
-            return
-        for k, v in value.items():
-            _scalars(f"{key}.{k}", v, out, left_out)
-    elif isinstance(value, list):
-        left_out["list"] = left_out.get("list", 0) + 1
-    else:
-        out[key] = value
+    wandb_format.flatten_value(key, value, out, left_out)
 
 
 def _metric_def(m: Any) -> tuple[str, dict[str, Any]] | None:
     name = m.glob_name or m.name
     if not name or m.expanded_from_glob:
         return None
-    s = m.summary
-    modes = [mode for mode in ("min", "max", "mean", "first", "last", "none") if getattr(s, mode, False)]
-    if getattr(s, "best", False):
-        modes.append("max" if m.goal == 2 else "min")  # GOAL_MAXIMIZE == 2
-    if getattr(s, "copy", False):
-        modes.append("last")
-    return name, MetricDef(name, m.step_metric or None, tuple(dict.fromkeys(modes)), bool(m.options.hidden)).to_json()
+    modes = wandb_format.summary_modes((fd.number for fd, on in m.summary.ListFields() if on), int(m.goal))
+    return name, MetricDef(name, m.step_metric or None, modes, bool(m.options.hidden)).to_json()
 
 
 class Terminal:
