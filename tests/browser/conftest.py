@@ -12,18 +12,16 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from runtree.demo import DemoResult
 from tests.conftest import _pg_unavailable as _unavailable  # skip locally, fail in CI (CI=true)
-from tests.integration.server_fixture import free_port
+from tests.integration.server_fixture import free_port, stop, wait_ready
 
 CHROMIUM = os.environ.get("RUNTREE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -61,31 +59,6 @@ class UiServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    problem = ""
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            problem = f"exited with code {proc.returncode}"
-            break
-        try:
-            if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError as e:
-            problem = str(e)
-        time.sleep(0.1)
-    pytest.fail(f"the UI server at {url} did not start: {problem}\n--- its log ---\n{log_path.read_text(errors='replace')}", pytrace=False)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -93,19 +93,25 @@ def running_server(db_url: str, log_dir: Path, *, workers: int = 1, timeout: flo
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(proc, url, log_path, timeout)
+        wait_ready(proc, url, log_path, timeout)
         key = re.search(r"^\s+(rt_[A-Za-z0-9_\-]{40,})\s*$", log_path.read_text(), re.M)
         yield Server(url, db_url, key.group(1) if key else "", log_path, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float) -> None:
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server subprocess: politely, then for sure."""
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float = 60.0) -> None:
+    """Wait for /api/v1/health; on failure, fail the test with the server's log (what went wrong at start-up)."""
     deadline = time.monotonic() + timeout
     problem = ""
     while time.monotonic() < deadline:
