@@ -195,7 +195,7 @@ def open_run(
     store: Store, url: str, req: start_mod.Request, last_run_id: str | None, spool_dir: Path
 ) -> tuple[start_mod.Start, SpoolingStore]:
     """Open a run on the server at `url`, or in the spool when the server cannot be reached (new runs only)."""
-    remote = RemoteStore(url, api_key(), retries=2)  # the writer's: fail over to the spool in about a second
+    remote = RemoteStore(url, api_key(url), retries=2)  # the writer's: fail over to the spool in about a second
     try:
         start = start_mod.open_run(store, req, last_run_id)
     except Exception as e:

@@ -91,9 +91,15 @@ def env_store_url() -> str | None:
     return read_user_config().get("base_url") or None
 
 
-def api_key() -> str | None:
-    """The API key for a runtree server: $RUNTREE_API_KEY, else the one `runtree login` stored."""
-    return os.environ.get("RUNTREE_API_KEY") or read_user_config().get("api_key") or None
+def api_key(url: str | None = None) -> str | None:
+    """The API key for the server at `url`: $RUNTREE_API_KEY, else the one `runtree login` stored for that
+    server (a stored key is never sent to another server)."""
+    if os.environ.get("RUNTREE_API_KEY"):
+        return os.environ["RUNTREE_API_KEY"]
+    stored = read_user_config()
+    if url is not None and stored.get("base_url", "").rstrip("/") != url.rstrip("/"):
+        return None
+    return stored.get("api_key") or None
 
 
 def _normalize(url: str) -> str:
@@ -135,7 +141,7 @@ def _open(url: str) -> Store:
     if scheme in ("http", "https"):
         from runtree.store.remote import RemoteStore
 
-        return RemoteStore(url, api_key())
+        return RemoteStore(url, api_key(url))
     raise StoreError(
         f"cannot open store {url!r}: scheme {scheme!r} is not supported here "
         "(use sqlite:///path, a directory, postgresql://... or http(s):// for a runtree server)"

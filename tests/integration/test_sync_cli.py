@@ -62,3 +62,15 @@ def test_offline_runs_sync_once(sqlite_server: Server, rt_dir: Path, monkeypatch
     out = _sync(rt_dir, sqlite_server)
     assert "0 new, 0 rows sent" in out, out
     remote.close()
+
+
+def test_a_stored_login_key_goes_only_to_its_own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtree.store import api_key, write_user_config
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.delenv("RUNTREE_API_KEY", raising=False)
+    write_user_config(base_url="http://team.example:8080/", api_key="rt_" + "k" * 43)
+    assert api_key("http://team.example:8080") == "rt_" + "k" * 43
+    assert api_key("http://elsewhere.example:8080") is None
+    monkeypatch.setenv("RUNTREE_API_KEY", "rt_" + "e" * 43)
+    assert api_key("http://elsewhere.example:8080") == "rt_" + "e" * 43
