@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from runtree.domain.records import RunRecord, Segment
@@ -63,6 +63,17 @@ def run_from_columns(d: dict[str, Any]) -> RunRecord:
         d[f] = loads_or(d[f], {})
     d["tags"] = tuple(loads_or(d["tags"], []))
     return RunRecord(**d)
+
+
+def time_windows(segments: Sequence[Segment]) -> Iterator[tuple[Segment, float, float]]:
+    """(segment, after, until) for each segment: the time-keyed streams (system samples, console lines) of a
+    segment's source/epoch are read with after < ts <= until. A segment ends at its until_time (the fork or
+    rewind cut), and the next one starts there, since its rows are younger than that cut."""
+    after = float("-inf")
+    for seg in segments:
+        yield seg, after, (seg.until_time if seg.until_time is not None else float("inf"))
+        if seg.until_time is not None:
+            after = seg.until_time
 
 
 def segment_bounds(seg: Segment, min_step: int | None, max_step: int | None) -> tuple[int, int] | None:

@@ -37,7 +37,7 @@ from runtree.store.base import ApiKey, RowIn
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
 
 # Shared with the SQLite store so the two can never disagree on what a run row holds.
-from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds
+from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
 
 _MIGRATION_LOCK = 0x72756E74726565  # "runtree" in ASCII: the advisory lock key every runtree process agrees on
 _CHUNK = 5000  # rows per round trip when reading; no connection is held while the caller consumes them
@@ -290,9 +290,7 @@ class PostgresStore:
         self._append("system_samples", ("uid", "epoch", "ts", "data"), 2, ((uid, epoch, ts, dumps_row(data)) for ts, data in samples))
 
     def read_system(self, segments: Sequence[Segment]) -> Iterator[tuple[float, dict[str, Any]]]:
-        lower = float("-inf")
-        for seg in segments:
-            upper = seg.until_time if seg.until_time is not None else float("inf")
+        for seg, lower, upper in time_windows(segments):
             after = lower
             while True:
                 chunk = self._rows(
@@ -304,8 +302,6 @@ class PostgresStore:
                 if len(chunk) < _CHUNK:
                     break
                 after = chunk[-1][0]
-            if seg.until_time is not None:
-                lower = seg.until_time
 
     def append_logs(self, uid: str, epoch: int, lines: Sequence[tuple[int, float, int | None, str, str]]) -> None:
         # PostgreSQL text cannot hold NUL; a stray one in console output must not lose the whole batch.
@@ -336,9 +332,7 @@ class PostgresStore:
             )
 
     def read_logs(self, segments: Sequence[Segment]) -> Iterator[tuple[float, int | None, str, str]]:
-        lower = float("-inf")
-        for seg in segments:
-            upper = seg.until_time if seg.until_time is not None else float("inf")
+        for seg, lower, upper in time_windows(segments):
             after = _MIN_BIGINT
             while True:
                 chunk = self._rows(
@@ -350,8 +344,6 @@ class PostgresStore:
                 if len(chunk) < _CHUNK:
                     break
                 after = chunk[-1][0]
-            if seg.until_time is not None:
-                lower = seg.until_time
 
     def last_log_seq(self, uid: str, epoch: int) -> int | None:
         found = self._rows("SELECT MAX(seq) FROM console_lines WHERE uid = %s AND epoch = %s", (uid, epoch))

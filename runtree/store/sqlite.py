@@ -22,7 +22,7 @@ from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
 from runtree.store.base import ApiKey, RowIn
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
-from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds
+from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
 
 
 def _quote(col: str) -> str:
@@ -248,17 +248,13 @@ class SqliteStore:
 
     def read_system(self, segments: Sequence[Segment]) -> Iterator[tuple[float, dict[str, Any]]]:
         conn = self._reader()
-        lower = float("-inf")
-        for seg in segments:
-            upper = seg.until_time if seg.until_time is not None else float("inf")
+        for seg, lower, upper in time_windows(segments):
             cur = conn.execute(
                 "SELECT ts, data FROM system_samples WHERE uid=? AND epoch=? AND ts > ? AND ts <= ? ORDER BY ts",
                 (seg.source_uid, seg.epoch, lower, upper),
             )
             for ts, data in cur:
                 yield ts, loads_row(data)
-            if seg.until_time is not None:
-                lower = seg.until_time
 
     def append_logs(self, uid: str, epoch: int, lines: Sequence[tuple[int, float, int | None, str, str]]) -> None:
         if not lines:
@@ -280,16 +276,12 @@ class SqliteStore:
 
     def read_logs(self, segments: Sequence[Segment]) -> Iterator[tuple[float, int | None, str, str]]:
         conn = self._reader()
-        lower = float("-inf")
-        for seg in segments:
-            upper = seg.until_time if seg.until_time is not None else float("inf")
+        for seg, lower, upper in time_windows(segments):
             cur = conn.execute(
                 "SELECT ts, step, stream, text FROM console_lines WHERE uid=? AND epoch=? AND ts > ? AND ts <= ? ORDER BY seq",
                 (seg.source_uid, seg.epoch, lower, upper),
             )
             yield from ((r[0], r[1], r[2], r[3]) for r in cur)
-            if seg.until_time is not None:
-                lower = seg.until_time
 
     def last_log_seq(self, uid: str, epoch: int) -> int | None:
         r = self._reader().execute("SELECT MAX(seq) FROM console_lines WHERE uid=? AND epoch=?", (uid, epoch)).fetchone()

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.server_fixture import free_port
+from tests.integration.server_fixture import free_port, stop
 
 CLIENTS = 16
 # Measured on the 2-core dev machine: 16 clients x 10,000 steps (+ 15 forks x 5,000) took 23 s end to end (26 s with the checks).
@@ -47,15 +47,6 @@ def start_server(db_url: str, port: int, log_path: Path) -> subprocess.Popen[byt
         time.sleep(0.1)
     proc.kill()
     pytest.fail(f"server on port {port} not ready:\n{log_path.read_text()}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @contextmanager
