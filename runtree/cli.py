@@ -259,6 +259,10 @@ def server(
     port: Annotated[int, typer.Option("--port")] = 8080,
     workers: Annotated[int, typer.Option("--workers", help="Server processes (each stateless).")] = 1,
     open_access: Annotated[bool, typer.Option("--open", help="No API keys: every caller is admin (loopback only).")] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option("--allowed-host", help="A name clients reach the server by (Host header; repeat). Default: loopback names, or any."),
+    ] = None,
     no_access_log: Annotated[bool, typer.Option("--no-access-log")] = False,
 ) -> None:
     """Serve a store over HTTP for a team: the JSON API under /api/v1, the W&B-compatible API and the web UI."""
@@ -267,6 +271,7 @@ def server(
     argv = ["--host", host, "--port", str(port), "--workers", str(workers)]
     argv += ["--db", db] if db else []
     argv += ["--open"] if open_access else []
+    argv += [a for h in allowed_host or [] for a in ("--allowed-host", h)]
     argv += ["--no-access-log"] if no_access_log else []
     server_main(argv)
 

@@ -376,12 +376,12 @@ def init(
             entity=ids.validate_scope_name("entity", s.entity or "local"),
             project=ids.validate_scope_name("project", s.project or DEFAULT_PROJECT),
             id=id,
-            name=name,
+            name=_check_text("name", name),
             config=cfg,
             tags=_check_tags(tags),
-            notes=notes,
-            group=group,
-            job_type=job_type,
+            notes=_check_text("notes", notes),
+            group=_check_text("group", group),
+            job_type=_check_text("job_type", job_type),
             resume=start_mod.normalize_resume(resume),
             fork_from=fork_from,
             resume_from=resume_from,
@@ -427,7 +427,14 @@ def _check_tags(tags: Sequence[str] | None) -> tuple[str, ...]:
         return ()
     if isinstance(tags, str) or not all(isinstance(t, str) and t for t in tags):
         raise UsageError(f"tags must be a list of non-empty strings, got {tags!r}")
-    return tuple(tags)
+    return tuple(ids.check_text("tag", t) for t in tags)
+
+
+def _check_text(kind: str, value: str | None) -> str | None:
+    """A text argument of init as every store keeps it (runtree.domain.ids.check_text); None and non-strings pass as before."""
+    if isinstance(value, str):
+        ids.check_text(kind, value, max_len=ids.MAX_TEXT if kind == "notes" else ids.MAX_NAME, lines=kind == "notes")
+    return value
 
 
 def _disabled_start(req: start_mod.Request) -> start_mod.Start:

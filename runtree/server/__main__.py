@@ -34,11 +34,21 @@ def _serve(argv: Sequence[str]) -> None:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--workers", type=int, default=1, help="server processes (each stateless)")
     p.add_argument("--open", action="store_true", help="no API keys: every caller is admin (loopback only)")
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name clients reach the server by, checked against the Host header (repeat; default: loopback names "
+        "on a loopback address, else any)",
+    )
     p.add_argument("--no-access-log", action="store_true")
     a = p.parse_args(argv)
     # One secret for every worker of this launch: it signs the W&B upload URLs (runtree.server.wandb.uploads).
     os.environ.setdefault(ENV_SECRET, secrets.token_hex(32))
-    serve(a.db or _default_db(), a.host, a.port, a.workers, open_access=a.open, access_log=not a.no_access_log)
+    serve(
+        a.db or _default_db(), a.host, a.port, a.workers, open_access=a.open, allowed_hosts=a.allowed_host, access_log=not a.no_access_log
+    )
 
 
 def keys_main(argv: Sequence[str]) -> None:

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtree.domain import ids
 from runtree.domain.records import RunRecord, Segment
 from runtree.errors import (
     NoSuchFile,
@@ -40,6 +41,7 @@ from runtree.errors import (
 )
 from runtree.server import history, schemas
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
+from runtree.server.guards import LOOPBACK_HOSTS, Guards, parse_json
 from runtree.server.ui import mount_ui
 from runtree.server.wandb import mount_wandb
 from runtree.store.base import ApiKey, Store
@@ -62,23 +64,8 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (StoreError, 503),
     (ValueError, 422),
 ]
+_KEY_HASH = re.compile(r"^[0-9a-f]{64}$")
 _HTTP_TYPES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
-
-
-_DIGITS_19 = re.compile(rb"\d{19}")
-_BIG_INT = re.compile(rb"(?:^|[,:\[\s-])\d{19}")  # a number token starting with 19 digits: maybe an integer beyond 64 bits
-
-
-def parse_json(body: bytes) -> Any:
-    """A request body: orjson when it can read it exactly, else Python's json (NaN/Infinity tokens, integers of any size)."""
-    # orjson reads an integer beyond 64 bits as an inexact float. The first search is quick but also
-    # matches a fraction's digits (0.00123...); the second, slower one tells those apart.
-    if not _DIGITS_19.search(body) or not _BIG_INT.search(body):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(body)  # its JSONDecodeError says what is wrong, and where
 
 
 class _FastJSONRequest(Request):
@@ -244,8 +231,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, internal)
 
 
-def create_app(store: Store, auth: KeyAuth | OpenAuth) -> FastAPI:
-    """The runtree HTTP API over `store`, each request authenticated by `auth`."""
+def create_app(store: Store, auth: KeyAuth | OpenAuth, *, allowed_hosts: Iterable[str] | None = None) -> FastAPI:
+    """The runtree HTTP API over `store`, each request authenticated by `auth`.
+
+    `allowed_hosts`: the Host names the server answers to (any when empty); open mode defaults to the
+    loopback names, since a server without keys is only for this machine.
+    """
     app = FastAPI(
         title="runtree",
         version=VERSION,
@@ -264,6 +255,9 @@ def create_app(store: Store, auth: KeyAuth | OpenAuth) -> FastAPI:
     app.include_router(r)
     mount_wandb(app, store, auth)  # W&B-compatible endpoints for the wandb client: /graphql, /files/.../file_stream
     mount_ui(app)  # the web UI: last, as its page route answers any path the API does not
+    open_mode = isinstance(auth, OpenAuth)
+    hosts = LOOPBACK_HOSTS if allowed_hosts is None and open_mode else allowed_hosts or ()
+    app.add_middleware(Guards, allowed_hosts=hosts, open_mode=open_mode)  # added last: it runs first, on every route
     return app
 
 
@@ -281,7 +275,7 @@ Caller = Annotated[Principal, Depends(_principal)]
 
 def _run(store: Store, who: Principal, uid: str) -> RunRecord:
     """The run, when the caller may touch its entity (NoSuchRun / Forbidden otherwise)."""
-    run = store.get_run(uid)
+    run = store.get_run(ids.validate_uid(uid))
     who.check(run.entity, f" (run {run.path})")
     return run
 
@@ -289,7 +283,7 @@ def _run(store: Store, who: Principal, uid: str) -> RunRecord:
 def _known(store: Store, who: Principal, uid: str) -> bool:
     """Whether the run exists (checking access when it does); reads of an unknown run answer as the Store does."""
     try:
-        _run(store, who, uid)
+        _run(store, who, ids.validate_uid(uid))
     except NoSuchRun:
         return who.admin  # only an admin may see rows stored under a uid no run owns
     return True
@@ -304,13 +298,23 @@ def _check_sources(store: Store, who: Principal, segments: Iterable[Segment], sk
         who.check(run.entity, f" (the history reads rows of run {run.path})")
 
 
+def _check_scope(entity: str | None, project: str | None, parent_uid: str | None = None) -> None:
+    """Query or path parameters naming an entity, a project or a parent: in the one format of runtree.domain.ids."""
+    if entity is not None:
+        ids.validate_entity(entity)
+    if project is not None:
+        ids.validate_project(project)
+    if parent_uid is not None:
+        ids.validate_uid(parent_uid)
+
+
 def _runs(store: Store) -> APIRouter:
     r = APIRouter(tags=["runs"], route_class=_Route)
 
     @r.get("/projects", summary="Projects the key may read, each with its run count and last activity")
     def list_projects(request: Request, who: Caller, entity: str | None = None) -> Response:
         if entity is not None:
-            who.check(entity)
+            who.check(ids.validate_entity(entity))
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for run in store.list_runs(entity):
             if not who.can(run.entity):
@@ -333,6 +337,7 @@ def _runs(store: Store) -> APIRouter:
     def list_runs(
         request: Request, who: Caller, entity: str | None = None, project: str | None = None, parent_uid: str | None = None
     ) -> Response:
+        _check_scope(entity, project, parent_uid)
         if entity is not None:
             who.check(entity)
         runs = [run_to_json(x) for x in store.list_runs(entity, project, parent_uid=parent_uid) if who.can(x.entity)]
@@ -344,6 +349,8 @@ def _runs(store: Store) -> APIRouter:
 
     @r.get("/entities/{entity}/projects/{project}/runs/{run_id}", summary="One run by entity/project/id (Store.find_run); 404 when none")
     def find_run(request: Request, entity: str, project: str, run_id: str, who: Caller) -> Response:
+        _check_scope(entity, project)
+        ids.validate_id(run_id)
         who.check(entity)
         run = store.find_run(entity, project, run_id)
         if run is None:
@@ -403,8 +410,8 @@ def _streams(store: Store) -> APIRouter:
     def run_history(
         uid: str,
         who: Caller,
-        min_step: int | None = None,
-        max_step: int | None = None,
+        min_step: Annotated[int | None, Query(ge=-(1 << 63), lt=1 << 63)] = None,
+        max_step: Annotated[int | None, Query(ge=-(1 << 63), lt=1 << 63)] = None,
         keys: Annotated[list[str] | None, Query()] = None,
         samples: Annotated[int | None, Query(ge=2, le=schemas.MAX_SAMPLES)] = None,
         limit: Annotated[int, Query(ge=1, le=schemas.MAX_PAGE_ROWS)] = schemas.PAGE_ROWS,
@@ -469,11 +476,12 @@ def _streams(store: Store) -> APIRouter:
         return _logs(request, who, store.read_segments(uid))
 
     @r.get("/runs/{uid}/logs/last-seq", summary="The highest console-line seq stored for an epoch (Store.last_log_seq)")
-    def last_log_seq(request: Request, uid: str, epoch: int, who: Caller) -> Response:
+    def last_log_seq(request: Request, uid: str, epoch: Annotated[int, Query(ge=0, lt=1 << 63)], who: Caller) -> Response:
         return _encode(request, {"seq": store.last_log_seq(uid, epoch) if _known(store, who, uid) else None})
 
     @r.put("/runs/{uid}/files/{name:path}", status_code=204, summary="Store a file of the run; the body is its bytes (Store.put_file)")
     async def put_file(request: Request, uid: str, name: str, who: Caller) -> Response:
+        ids.validate_file_name(name)
         data = await request.body()
         await run_in_threadpool(_run, store, who, uid)
         await run_in_threadpool(store.put_file, uid, name, data)
@@ -522,7 +530,7 @@ def _admin(store: Store) -> APIRouter:
     @r.get("/keys/{key_hash}", summary="One key by its digest (admin; Store.find_key)")
     def find_key(request: Request, key_hash: str, who: Caller) -> Response:
         _need_admin(who)
-        found = store.find_key(key_hash)
+        found = store.find_key(key_hash) if _KEY_HASH.match(key_hash) else None
         if found is None:
             raise HTTPException(404, f"no key has digest {key_hash[:12]}...")
         return _encode(request, key_to_json(found))
@@ -530,6 +538,6 @@ def _admin(store: Store) -> APIRouter:
     @r.delete("/keys/{key_hash}", summary="Revoke a key (admin; Store.delete_key)")
     def delete_key(request: Request, key_hash: str, who: Caller) -> Response:
         _need_admin(who)
-        return _encode(request, {"deleted": store.delete_key(key_hash)})
+        return _encode(request, {"deleted": bool(_KEY_HASH.match(key_hash)) and store.delete_key(key_hash)})
 
     return r

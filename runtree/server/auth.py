@@ -86,6 +86,7 @@ class Principal:
     admin: bool
     entities: frozenset[str]
     prefix: str = ""
+    key_hash: str = ""  # the sha256 digest of the caller's key; "" in open mode (no keys)
 
     def can(self, entity: str) -> bool:
         return self.admin or entity in self.entities
@@ -130,7 +131,7 @@ class KeyAuth:
         found = self.store.find_key(digest)
         if found is None or not hmac.compare_digest(found.key_hash, digest):
             raise Unauthorized(f"invalid API key {key[:8]}...: no such key on this server (or it was revoked)")
-        return Principal(found.admin, frozenset(found.entities), found.prefix)
+        return Principal(found.admin, frozenset(found.entities), found.prefix, found.key_hash)
 
 
 class OpenAuth:

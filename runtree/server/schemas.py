@@ -7,12 +7,14 @@ are, so the OpenAPI document and the Store can never disagree on a field.
 from __future__ import annotations
 
 import functools
+import math
 import typing
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, TypeAdapter, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, TypeAdapter, ValidationError, field_validator
 
-from runtree.domain.records import Rewind, RunRecord, Segment
+from runtree.domain import ids
+from runtree.domain.records import STATES, Rewind, RunRecord, Segment
 from runtree.store.columns import UPDATABLE, check_fields
 
 MAX_BATCH = 10_000  # rows, system samples or console lines in one append request
@@ -25,6 +27,82 @@ Step = Annotated[StrictInt, Field(ge=0, lt=1 << 62)]  # below the stores' open-s
 Row = tuple[Step, StrictFloat, dict[str, Any]]
 Sample = tuple[StrictFloat, dict[str, Any]]
 Line = tuple[Int64, StrictFloat, Step | None, str, str]
+_MAX_INT64 = (1 << 63) - 1
+_MAX_STEP = (1 << 62) - 1
+
+
+def _int(name: str, value: Any, low: int, high: int) -> None:
+    if value is not None and not low <= value <= high:
+        raise ValueError(f"{name} {value} is out of range: {low} to {high}")
+
+
+def _finite(name: str, value: Any) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+
+
+def _check_tags(tags: Any) -> None:
+    for t in tags:
+        ids.check_text("tag", t)
+
+
+# What each run field may hold beyond its type: checked on create (POST /runs) and on update (PATCH).
+_FIELD_CHECKS: dict[str, Any] = {
+    "uid": ids.validate_uid,
+    "entity": ids.validate_entity,
+    "project": ids.validate_project,
+    "id": ids.validate_id,
+    "name": lambda v: ids.check_text("run name", v),
+    "state": lambda v: None if v in STATES else _raise(f"state {v!r:.40} is not a run state: one of {', '.join(STATES)}"),
+    "notes": lambda v: v is None or ids.check_text("notes", v, max_len=ids.MAX_TEXT, lines=True),
+    "group": lambda v: v is None or ids.check_text("group", v),
+    "job_type": lambda v: v is None or ids.check_text("job type", v),
+    "host": lambda v: v is None or ids.check_text("host", v),
+    "tags": _check_tags,
+    "parent_uid": lambda v: v is None or ids.validate_uid(v),
+    "epoch": lambda v: _int("epoch", v, 0, _MAX_INT64),
+    "exit_code": lambda v: _int("exit_code", v, -(1 << 63), _MAX_INT64),
+    "pid": lambda v: _int("pid", v, 0, _MAX_INT64),
+    "fork_step": lambda v: _int("fork_step", v, 0, _MAX_STEP),
+    "last_step": lambda v: _int("last_step", v, 0, _MAX_STEP),
+    **{f: (lambda v, f=f: _finite(f, v)) for f in ("created_at", "updated_at", "heartbeat_at", "finished_at", "pid_started")},
+}
+
+
+def _raise(message: str) -> None:
+    raise ValueError(message)
+
+
+def check_record(run: RunRecord) -> RunRecord:
+    """A run as a client sends it: every field within what the stores keep and give back (ValueError otherwise)."""
+    for name, check in _FIELD_CHECKS.items():
+        check(getattr(run, name))
+    return run
+
+
+def check_segment(seg: Segment) -> Segment:
+    ids.validate_uid(seg.source_uid)
+    _int("epoch", seg.epoch, 0, _MAX_INT64)
+    _int("first_step", seg.first_step, 0, _MAX_STEP)
+    _int("last_step", seg.last_step, 0, _MAX_STEP)
+    _finite("until_time", seg.until_time)
+    return seg
+
+
+def check_rewind(rewind: Rewind) -> Rewind:
+    ids.validate_uid(rewind.uid)
+    _int("at_step", rewind.at_step, 0, _MAX_STEP)
+    _int("from_epoch", rewind.from_epoch, 0, _MAX_INT64)
+    _int("to_epoch", rewind.to_epoch, 0, _MAX_INT64)
+    _finite("created_at", rewind.created_at)
+    for seg in rewind.archived:
+        check_segment(seg)
+    return rewind
+
+
+RunIn = Annotated[RunRecord, AfterValidator(check_record)]
+SegmentIn = Annotated[Segment, AfterValidator(check_segment)]
+RewindIn = Annotated[Rewind, AfterValidator(check_rewind)]
 
 
 class Body(BaseModel):
@@ -38,8 +116,8 @@ def _limit(items: Any, what: str) -> Any:
 
 
 class CreateRun(Body):
-    run: RunRecord
-    segments: list[Segment]
+    run: RunIn
+    segments: list[SegmentIn]
 
 
 class UpdateRun(Body):
@@ -52,8 +130,8 @@ class UpdateRun(Body):
 
 
 class RewindRun(Body):
-    segments: list[Segment]
-    rewind: Rewind
+    segments: list[SegmentIn]
+    rewind: RewindIn
     fields: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("fields")
@@ -102,15 +180,26 @@ class AppendLogs(Body):
     def _size(cls, lines: Any) -> Any:
         return _limit(lines, "console lines")
 
+    @field_validator("lines")
+    @classmethod
+    def _text(cls, lines: list[tuple[int, float, int | None, str, str]]) -> list[tuple[int, float, int | None, str, str]]:
+        for seq, _, _, stream, text in lines:
+            ids.check_text("console stream", stream)
+            if "\x00" in text:
+                raise ValueError(f"console line {seq} contains a NUL character, which the store cannot keep")
+        return lines
+
 
 class Segments(Body):
-    segments: list[Segment]
+    segments: list[SegmentIn]
 
 
 class HistoryQuery(Segments):
     min_step: Int64 | None = None
     max_step: Int64 | None = None
-    keys: list[str] | None = Field(None, description="only rows holding any of these keys, cut down to _step and them")
+    keys: list[Annotated[str, AfterValidator(lambda k: ids.check_text("key", k))]] | None = Field(
+        None, description="only rows holding any of these keys, cut down to _step and them"
+    )
     samples: int | None = Field(
         None, ge=2, le=MAX_SAMPLES, description="downsample: at most this many points per key (min and max per bucket)"
     )
@@ -123,9 +212,9 @@ class LastRowQuery(Segments):
 
 class NewKey(Body):
     key_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 hex digest of the key; the key never travels")
-    entities: list[str] = Field(default_factory=list)
+    entities: list[Annotated[str, AfterValidator(ids.validate_entity)]] = Field(default_factory=list)
     admin: bool = False
-    label: str = ""
+    label: Annotated[str, AfterValidator(lambda v: ids.check_text("label", v))] = ""
     prefix: str = Field("", max_length=12)
     created_at: float
     only_if_first: bool = False
@@ -147,4 +236,7 @@ def check_run_fields(fields: dict[str, Any]) -> dict[str, Any]:
             out[name] = adapters[name].validate_python(value)
         except ValidationError as e:
             raise ValueError(f"run field {name!r}: {e.errors()[0]['msg']} (got {value!r:.60})") from None
+        check = _FIELD_CHECKS.get(name)
+        if check is not None:
+            check(out[name])
     return out

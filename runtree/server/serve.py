@@ -10,6 +10,7 @@ import gc
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 
@@ -21,6 +22,7 @@ from runtree.store import open_store
 
 ENV_DB = "RUNTREE_SERVER_DB"
 ENV_OPEN = "RUNTREE_SERVER_OPEN"  # "1": no keys, every caller is admin (loopback only)
+ENV_HOSTS = "RUNTREE_SERVER_ALLOWED_HOSTS"  # comma-separated Host names the server answers to; empty: any
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -31,7 +33,8 @@ def app_from_env() -> FastAPI:
         raise UsageError(f"${ENV_DB} is not set: start the server with `runtree server --db URL`")
     store = open_store(url)
     auth = OpenAuth() if os.environ.get(ENV_OPEN) == "1" else KeyAuth(store)
-    app = create_app(store, auth)
+    hosts = [h.strip() for h in os.environ.get(ENV_HOSTS, "").split(",") if h.strip()]
+    app = create_app(store, auth, allowed_hosts=hosts or None)
     # A row batch allocates ~10 objects per row; with the long-lived startup objects frozen out of the
     # collector's view and a larger first generation, collections cost ~30% less server CPU per batch.
     gc.freeze()
@@ -46,10 +49,15 @@ def serve(
     workers: int = 1,
     *,
     open_access: bool = False,
+    allowed_hosts: Sequence[str] = (),
     access_log: bool = True,
     log_level: str = "info",
 ) -> None:
-    """Serve the store at `db_url` on host:port with `workers` processes until interrupted."""
+    """Serve the store at `db_url` on host:port with `workers` processes until interrupted.
+
+    `allowed_hosts`: the names clients reach the server by (the Host header); by default the loopback names
+    when `host` is a loopback address (a rebinding page cannot reach it), else any name.
+    """
     import uvicorn
 
     if workers < 1:
@@ -68,6 +76,9 @@ def serve(
             )
     os.environ[ENV_DB] = db_url
     os.environ[ENV_OPEN] = "1" if open_access else "0"
+    if not allowed_hosts and host in _LOOPBACK:
+        allowed_hosts = ("127.0.0.1", "localhost", "[::1]")
+    os.environ[ENV_HOSTS] = ",".join(allowed_hosts)
     # One secret for all workers of this launch (unless the operator set one for all hosts): it signs W&B upload URLs.
     os.environ.setdefault(ENV_SECRET, secrets.token_hex(32))
     print(f"runtree server: serving {store.url} at http://{host}:{port}/api/v1 with {workers} worker(s)", file=sys.stderr, flush=True)

@@ -13,7 +13,6 @@ key gets a 401 in W&B's error shape, and nothing is written.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,8 +21,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from runtree.errors import NoSuchFile, NoSuchRun, RunExists, RunIsActive, RuntreeError, StoreError
+from runtree.domain import ids
+from runtree.errors import NoSuchFile, NoSuchRun, RunExists, RunIsActive, RuntreeError, StoreError, UsageError
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
+from runtree.server.guards import parse_json
 from runtree.server.wandb import filestream, graphql
 from runtree.server.wandb.uploads import PATH as UPLOAD_PATH
 from runtree.server.wandb.uploads import BadSignature, Signer
@@ -51,9 +52,9 @@ def _status(e: Exception) -> int:
 
 def _parse(body: bytes) -> Any:
     try:
-        return json.loads(body) if body else None
+        return parse_json(body) if body else None
     except ValueError as e:
-        raise ValueError(f"the request body is not JSON: {e}") from None
+        raise UsageError(f"the request body is not JSON: {e}") from None
 
 
 def mount_wandb(app: FastAPI, store: Store, auth: KeyAuth | OpenAuth, signer: Signer | None = None) -> None:
@@ -96,6 +97,7 @@ def wandb_router(store: Store, auth: KeyAuth | OpenAuth, signer: Signer) -> APIR
     @r.post("/files/{entity}/{project}/{run_id}/file_stream")
     async def file_stream(request: Request, entity: str, project: str, run_id: str) -> Response:
         def work(who: Principal, body: Any) -> Response:
+            ids.validate_entity(entity), ids.validate_project(project), ids.validate_id(run_id)
             who.check(entity, f" (run {entity}/{project}/{run_id})")
             run = store.find_run(entity, project, run_id)
             if run is None:
@@ -109,15 +111,22 @@ def wandb_router(store: Store, auth: KeyAuth | OpenAuth, signer: Signer) -> APIR
 
     @r.put(UPLOAD_PATH + "/{uid}/{name:path}")
     async def upload(request: Request, uid: str, name: str) -> Response:
+        q = request.query_params
         try:
-            signer.check(uid, name, request.query_params.get("expires"), request.query_params.get("signature"))
-        except BadSignature as e:
+            ids.validate_uid(uid)
+            ids.validate_file_name(name)
+            key_hash = signer.check(uid, name, q.get("expires"), q.get("key"), q.get("signature"))
+        except (BadSignature, UsageError) as e:
             return _json(403, {"error": str(e)})
+        if key_hash and await run_in_threadpool(store.find_key, key_hash) is None:
+            return _json(403, {"error": "the key that asked for this upload URL has been revoked: the URL no longer works"})
         data = await request.body()
         try:
             await run_in_threadpool(store.get_run, uid)
         except NoSuchRun as e:
             return _json(404, {"error": str(e)})
+        except StoreError as e:
+            return _json(503, {"error": str(e)})
         await run_in_threadpool(store.put_file, uid, name, data)
         return Response(status_code=200)
 

@@ -17,7 +17,6 @@ One request body, every key optional: `{"files": {"wandb-history.jsonl": {"offse
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -27,8 +26,10 @@ from runtree.domain import wandb_format
 from runtree.domain.records import CRASHED, FAILED, FINISHED, RUNNING, RunRecord
 from runtree.domain.summary import MetricDef, SummaryBuilder
 from runtree.errors import UsageError
+from runtree.server.guards import parse_json
 from runtree.store.base import RowIn, Store
 
+MAX_STEP = 1 << 62  # steps below the stores' open-segment end
 HISTORY, EVENTS, SUMMARY, OUTPUT = "wandb-history.jsonl", "wandb-events.jsonl", "wandb-summary.json", "output.log"
 
 
@@ -39,14 +40,14 @@ def _lines(files: Mapping[str, Any], name: str) -> tuple[int, list[str]]:
     if not isinstance(chunk, Mapping) or not isinstance(chunk.get("content", []), list):
         raise UsageError(f"file_stream: {name} must be {{'offset': n, 'content': [lines]}}")
     offset = chunk.get("offset", 0)
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise UsageError(f"file_stream: {name} offset must be a non-negative integer, got {offset!r}")
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset < MAX_STEP:
+        raise UsageError(f"file_stream: {name} offset must be an integer from 0 to 2**62-1, got {offset!r:.40}")
     return offset, [str(x) for x in chunk.get("content", [])]
 
 
 def _object(line: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(line)
+        value = parse_json(line)
     except ValueError as e:
         raise UsageError(f"file_stream: a {what} line is not JSON ({e}): {line[:80]!r}") from None
     if not isinstance(value, dict):
@@ -64,8 +65,8 @@ def history_rows(lines: Sequence[str], now: float) -> list[RowIn]:
     for line in lines:
         row = wandb_format.flatten_row(_object(line, "history"))
         step = row.get("_step")
-        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-            raise UsageError(f"file_stream: a history line has no non-negative integer _step: {line[:80]!r}")
+        if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < MAX_STEP:
+            raise UsageError(f"file_stream: a history line has no integer _step from 0 to 2**62-1: {line[:80]!r}")
         ts = _number(row.get("_timestamp"))
         rows.append((step, now if ts is None else ts, row))
     return rows
@@ -138,6 +139,8 @@ def ingest(store: Store, run: RunRecord, body: Mapping[str, Any]) -> None:
         step = fields.get("last_step", run.last_step)
         lines = []
         for i, text in enumerate(out):
+            if "\x00" in text:
+                raise UsageError(f"file_stream: console line {offset + i} contains a NUL character, which the store cannot keep")
             stream, ts, line = wandb_format.parse_console_line(text, now)
             lines.append((offset + i, ts, step, stream, line))
         store.put_logs(uid, epoch, lines)
@@ -149,6 +152,8 @@ def ingest(store: Store, run: RunRecord, body: Mapping[str, Any]) -> None:
     if body.get("complete"):
         code = body.get("exitcode")
         code = code if isinstance(code, int) and not isinstance(code, bool) else 0
+        if not -(1 << 31) <= code < 1 << 31:
+            raise UsageError(f"file_stream: exitcode {code} is not a process exit code")
         fields.update(state=FINISHED if code == 0 else FAILED, exit_code=code, finished_at=now)
         if _needs_full_summary(store, run):
             summary = full_summary(store, run, summary if summary is not None else run.summary)

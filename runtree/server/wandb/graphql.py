@@ -19,7 +19,7 @@ from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLResolveInfo, GraphQLSchema, execute, parse, validate
 
-from runtree.domain import wandb_format
+from runtree.domain import ids, wandb_format
 from runtree.domain.records import RunRecord
 from runtree.errors import NoSuchRun, RuntreeError
 from runtree.server.auth import Forbidden, Principal
@@ -199,7 +199,8 @@ def _run_for_files(ctx: Context, input: Mapping[str, Any]) -> RunRecord:
 def _create_run_files(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     ctx = _ctx(info)
     run = _run_for_files(ctx, input)
-    files = [{"name": f, "uploadUrl": ctx.signer.url(ctx.base_url, run.uid, f)} for f in input["files"]]
+    names = [ids.validate_file_name(f) for f in input["files"]]
+    files = [{"name": f, "uploadUrl": ctx.signer.url(ctx.base_url, run.uid, f, ctx.who.key_hash)} for f in names]
     return {"runID": run.uid, "uploadHeaders": [], "files": files}
 
 

@@ -35,9 +35,9 @@ def default_entity(who: Principal) -> str:
 
 def scope(who: Principal, entity: str | None, project: str | None) -> tuple[str, str]:
     """(entity, project) for a request, the caller's default entity filled in; Forbidden when it may not touch it."""
-    ent = entity or default_entity(who)
+    ent = ids.validate_entity(entity or default_entity(who))
     who.check(ent)
-    return ent, project or DEFAULT_PROJECT
+    return ent, ids.validate_project(project or DEFAULT_PROJECT)
 
 
 def wandb_config(run: RunRecord) -> dict[str, Any]:
@@ -77,6 +77,7 @@ def upsert(store: Store, who: Principal, inp: Mapping[str, Any]) -> tuple[RunRec
         return _update(store, existing, inp, user_cfg, wb, now), False
     run_id = inp.get("name") or ids.make_id()
     ids.validate_id(run_id)
+    _check_texts(inp)
     defs = wandb_format.metric_defs(wb.get("m"))
     tags = tuple(inp.get("tags") or ())
     record = RunRecord(
@@ -112,6 +113,15 @@ def upsert(store: Store, who: Principal, inp: Mapping[str, Any]) -> tuple[RunRec
     return store.get_run(record.uid), True
 
 
+def _check_texts(inp: Mapping[str, Any]) -> None:
+    """The run fields an UpsertBucket sets: text a store keeps and gives back (UsageError otherwise)."""
+    for key in _FIELDS:
+        if inp.get(key) is not None:
+            ids.check_text(key, inp[key], max_len=ids.MAX_TEXT if key == "notes" else ids.MAX_NAME, lines=key == "notes")
+    for tag in inp.get("tags") or ():
+        ids.check_text("tag", tag)
+
+
 def _fork_point(store: Store, who: Principal, entity: str, project: str, bp: tuple[str, int]) -> tuple[RunRecord, forking.Cut]:
     """The parent and the Cut a branch point names. `wandb sync` uploads a parent and its forks at once, so a
     parent not there yet, or still running short of the step, is waited for (FORK_WAIT seconds at most)."""
@@ -132,6 +142,7 @@ def _fork_point(store: Store, who: Principal, entity: str, project: str, bp: tup
 def _existing(store: Store, who: Principal, inp: Mapping[str, Any], entity: str, project: str) -> RunRecord | None:
     storage_id = inp.get("id")
     if storage_id:
+        ids.validate_uid(storage_id)
         try:
             run = store.get_run(storage_id)
         except NoSuchRun:
@@ -145,6 +156,7 @@ def _existing(store: Store, who: Principal, inp: Mapping[str, Any], entity: str,
 def _update(
     store: Store, run: RunRecord, inp: Mapping[str, Any], user_cfg: dict[str, Any] | None, wb: dict[str, Any], now: float
 ) -> RunRecord:
+    _check_texts(inp)
     fields: dict[str, Any] = {"updated_at": now, "heartbeat_at": now}
     for key, field in _FIELDS.items():
         if inp.get(key):
