@@ -16,12 +16,14 @@ by anything else that reads W&B data. Observed on the real client:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from runtree.domain.summary import MetricDef
+from runtree.errors import UsageError
 
 WANDB_KEY = "_wandb"
 SPECIAL_KEYS = ("_step", "_runtime", "_timestamp")
@@ -61,6 +63,8 @@ def branch_point(wandb: Mapping[str, Any]) -> tuple[str, int] | None:
     run_id, step = bp.get("run_id"), bp.get("step")
     if not isinstance(run_id, str) or not run_id or not isinstance(step, int | float) or isinstance(step, bool):
         return None
+    if not math.isfinite(step):
+        raise UsageError(f"_wandb.branch_point step {step} is not a step")
     return run_id, int(step)
 
 

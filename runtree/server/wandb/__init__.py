@@ -26,6 +26,7 @@ from runtree.errors import NoSuchFile, NoSuchRun, RunExists, RunIsActive, Runtre
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
 from runtree.server.guards import parse_json
 from runtree.server.wandb import filestream, graphql
+from runtree.server.wandb.forkwait import ForkWaits, Pending
 from runtree.server.wandb.uploads import PATH as UPLOAD_PATH
 from runtree.server.wandb.uploads import BadSignature, Signer
 from runtree.store.base import Store
@@ -64,6 +65,7 @@ def mount_wandb(app: FastAPI, store: Store, auth: KeyAuth | OpenAuth, signer: Si
 
 def wandb_router(store: Store, auth: KeyAuth | OpenAuth, signer: Signer) -> APIRouter:
     r = APIRouter(tags=["W&B-compatible (the wandb client)"], include_in_schema=False)
+    fork_waits = ForkWaits()
 
     def caller(request: Request) -> Principal:
         return auth.authenticate(request.headers.get("authorization"))
@@ -86,10 +88,12 @@ def wandb_router(store: Store, auth: KeyAuth | OpenAuth, signer: Signer) -> APIR
     async def graphql_endpoint(request: Request) -> Response:
         def work(who: Principal, body: Any) -> Response:
             ctx = graphql.Context(store, who, signer, str(request.base_url))
-            status, answer = graphql.run_operation(ctx, body)
+            status, answer, again = graphql.run_operation(ctx, body)
+            if again:  # a fork whose parent has not logged the step yet: forkwait pauses, then asks again
+                raise Pending(_json(status, answer), who.key_hash or who.prefix, again)
             return _json(status, answer)
 
-        return await guarded(request, work, _gql_error)
+        return await fork_waits.run(lambda: guarded(request, work, _gql_error), lambda m: _gql_error(429, m, "TOO_MANY_REQUESTS"))
 
     def _fs_error(status: int, message: str, code: str) -> Response:
         return _json(status, {"error": message}, {"WWW-Authenticate": 'Basic realm="runtree"'} if status == 401 else None)

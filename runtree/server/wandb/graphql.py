@@ -17,13 +17,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLResolveInfo, GraphQLSchema, execute, parse, validate
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    SelectionNode,
+    execute,
+    parse,
+    validate,
+)
 
 from runtree.domain import ids, wandb_format
 from runtree.domain.records import RunRecord
 from runtree.errors import NoSuchRun, RuntreeError
+from runtree.server import guards
 from runtree.server.auth import Forbidden, Principal
 from runtree.server.wandb import runs, schema
+from runtree.server.wandb.forkwait import WAITABLE
 from runtree.server.wandb.uploads import Signer
 from runtree.store.base import Store
 
@@ -226,15 +238,69 @@ def executable_schema() -> GraphQLSchema:
     return s
 
 
-@functools.lru_cache(maxsize=256)
-def _document(source: str) -> DocumentNode | list[GraphQLError]:
-    """The parsed, validated operation text (the client sends the same few texts again and again)."""
+# Bounds on a document, checked before (tokens, size) and right after parsing (depth, fields, aliases): the
+# wandb client's largest operation (UpsertBucket) is under 1 KiB, 200 tokens, depth 5, 16 fields, no alias.
+MAX_DOCUMENT_CHARS = 32 << 10
+MAX_TOKENS = 2_000
+MAX_DEPTH = 12
+MAX_FIELDS = 150  # selections of fields and fragments; validation compares same-named ones pairwise
+MAX_ALIASES = 20
+MAX_VARIABLES_DEPTH = guards.MAX_DEPTH
+CACHED_DOCUMENT_CHARS = 4 << 10
+# Operations the wandb client sends: only these documents are kept parsed (the client repeats the same few).
+KNOWN_OPERATIONS = frozenset(
+    {"Viewer", "ServerInfo", "ServerFeaturesQuery", "UpsertBucket", "RunResumeStatus", "RewindRun", "CreateRunFiles",
+     "MarkRunFilesUploaded", "RunState", "StopRun", "ProbeServerCapabilities", "ProbeServerUseArtifactInput"}
+)  # fmt: skip
+
+
+class DocumentTooLarge(GraphQLError):
+    """A document over the bounds above; refused before any of it is executed."""
+
+
+def _measure(doc: DocumentNode) -> None:
+    """DocumentTooLarge when the document nests, selects or aliases more than the bounds allow."""
+    fields = aliases = 0
+    stack: list[tuple[Any, int]] = [(d, 0) for d in doc.definitions]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DocumentTooLarge(f"the document nests deeper than {MAX_DEPTH} selections")
+        if isinstance(node, SelectionNode):
+            fields += 1
+            aliases += getattr(node, "alias", None) is not None
+        selections = getattr(node, "selection_set", None)
+        if selections is not None:
+            stack.extend((child, depth + 1) for child in selections.selections)
+    if fields > MAX_FIELDS:
+        raise DocumentTooLarge(f"the document selects {fields} fields; at most {MAX_FIELDS} are allowed")
+    if aliases > MAX_ALIASES:
+        raise DocumentTooLarge(f"the document has {aliases} aliases; at most {MAX_ALIASES} are allowed")
+
+
+def _parse_document(source: str) -> DocumentNode | list[GraphQLError]:
+    """The parsed, validated operation text, or the errors that refuse it."""
+    if len(source) > MAX_DOCUMENT_CHARS:
+        return [DocumentTooLarge(f"the document is {len(source)} characters long; at most {MAX_DOCUMENT_CHARS} are allowed")]
     try:
-        doc = parse(source)
+        doc = parse(source, no_location=True, max_tokens=MAX_TOKENS)
+        _measure(doc)
     except GraphQLError as e:
         return [e]
-    errors = validate(executable_schema(), doc)
+    errors = validate(executable_schema(), doc, max_errors=20)
     return errors or doc
+
+
+@functools.lru_cache(maxsize=64)
+def _known_document(source: str) -> DocumentNode | list[GraphQLError]:
+    return _parse_document(source)
+
+
+def _document(source: str, name: Any) -> DocumentNode | list[GraphQLError]:
+    """Parse `source`; documents of the client's known operations, small ones, are parsed once and kept."""
+    if name in KNOWN_OPERATIONS and len(source) <= CACHED_DOCUMENT_CHARS:
+        return _known_document(source)  # at most 64 documents of at most 4 KiB stay parsed
+    return _parse_document(source)
 
 
 def _formatted(errors: list[GraphQLError]) -> list[dict[str, Any]]:
@@ -248,16 +314,22 @@ def _formatted(errors: list[GraphQLError]) -> list[dict[str, Any]]:
     return out
 
 
-def run_operation(ctx: Context, body: Any) -> tuple[int, dict[str, Any]]:
-    """Execute one GraphQL request body; (HTTP status, answer)."""
+def run_operation(ctx: Context, body: Any) -> tuple[int, dict[str, Any], float]:
+    """Execute one GraphQL request body; (HTTP status, answer, seconds it may be run again for after pauses, or 0).
+
+    It is worth running again when its only root field failed for a fork parent not there or short of the
+    step (forkwait.WAITABLE): that resolver wrote nothing, so running it again is safe.
+    """
     if not isinstance(body, Mapping) or not isinstance(body.get("query"), str):
-        return 400, {"errors": [{"message": 'a GraphQL request is a JSON object with a "query" string'}]}
+        return 400, {"errors": [{"message": 'a GraphQL request is a JSON object with a "query" string'}]}, 0.0
     name = body.get("operationName")
     variables = body.get("variables")
-    doc = _document(body["query"])
+    if variables is not None and guards.depth(variables, MAX_VARIABLES_DEPTH) > MAX_VARIABLES_DEPTH:
+        return 400, {"errors": [{"message": f"the variables nest deeper than {MAX_VARIABLES_DEPTH} levels"}]}, 0.0
+    doc = _document(body["query"], name)
     if isinstance(doc, list):
         log.warning("graphql %s refused: %s", name, "; ".join(e.message for e in doc))
-        return 200, {"data": None, "errors": [dict(e.formatted) for e in doc]}
+        return 200, {"data": None, "errors": [dict(e.formatted) for e in doc]}, 0.0
     result = execute(
         executable_schema(),
         doc,
@@ -269,6 +341,8 @@ def run_operation(ctx: Context, body: Any) -> tuple[int, dict[str, Any]]:
     answer: dict[str, Any] = {"data": result.data}  # type: ignore[union-attr]
     errors: list[GraphQLError] = list(result.errors or [])  # type: ignore[union-attr]
     status = 200
+    first = errors[0].original_error if len(errors) == 1 else None
+    again = first.wait if isinstance(first, WAITABLE) and _root_fields(doc, name) == 1 else 0.0
     if errors:
         answer["errors"] = _formatted(errors)
         for e in errors:
@@ -280,4 +354,11 @@ def run_operation(ctx: Context, body: Any) -> tuple[int, dict[str, Any]]:
         log.info("graphql %s: %s", name, "; ".join(e.message for e in errors))
     else:
         log.info("graphql %s", name)
-    return status, answer
+    return status, answer, again
+
+
+def _root_fields(doc: DocumentNode, name: Any) -> int:
+    ops = [
+        d for d in doc.definitions if isinstance(d, OperationDefinitionNode) and (name is None or getattr(d.name, "value", None) == name)
+    ]
+    return len(ops[0].selection_set.selections) if len(ops) == 1 else 0

@@ -18,11 +18,11 @@ from runtree.domain.forkspec import STEP, ForkSpec
 from runtree.domain.records import RUNNING, RunRecord, Segment
 from runtree.errors import NoSuchRun, StepOutOfRange, UsageError
 from runtree.server.auth import Principal
+from runtree.server.wandb.forkwait import FORK_WAIT, MISSING_PARENT_WAIT, ParentNotReady, ParentNotThere
 from runtree.store import forking
 from runtree.store.base import Store
 
 DEFAULT_PROJECT = "uncategorized"
-FORK_WAIT = 20.0  # seconds a fork waits for its parent's history to arrive (wandb sync uploads runs at once)
 ADMIN_ENTITY = "admin"  # the default entity of an admin key, which is limited to no entity
 # Run fields an UpsertBucket may set, by its input's names.
 _FIELDS = {"displayName": "name", "notes": "notes", "groupName": "group", "jobType": "job_type", "host": "host"}
@@ -123,20 +123,22 @@ def _check_texts(inp: Mapping[str, Any]) -> None:
 
 
 def _fork_point(store: Store, who: Principal, entity: str, project: str, bp: tuple[str, int]) -> tuple[RunRecord, forking.Cut]:
-    """The parent and the Cut a branch point names. `wandb sync` uploads a parent and its forks at once, so a
-    parent not there yet, or still running short of the step, is waited for (FORK_WAIT seconds at most)."""
+    """The parent and the Cut a branch point names. A parent still running short of the step (ParentNotReady), or
+    not there (ParentNotThere), is waited for by the endpoint without holding a thread (forkwait)."""
     label = f"fork_from='{bp[0]}?_step={bp[1]}'"
-    deadline = time.monotonic() + FORK_WAIT
-    while True:
-        try:
-            parent = forking.resolve_run(store, bp[0], entity, project, "fork_from")
-            who.check(parent.entity, f" (fork_from names run {parent.path})")
-            return parent, forking.locate(store, parent, store.read_segments(parent.uid), ForkSpec(bp[0], STEP, bp[1]), label)
-        except (NoSuchRun, StepOutOfRange) as e:
-            still_coming = isinstance(e, NoSuchRun) or parent.state == RUNNING
-            if not still_coming or time.monotonic() >= deadline:
-                raise
-        time.sleep(0.25)
+    if not 0 <= bp[1] < 1 << 62:
+        raise UsageError(f"{label}: the step must be from 0 to 2**62-1")
+    try:
+        parent = forking.resolve_run(store, bp[0], entity, project, "fork_from")
+    except NoSuchRun as e:
+        raise ParentNotThere(f"{e} (waited {MISSING_PARENT_WAIT:g} s for it)") from None
+    who.check(parent.entity, f" (fork_from names run {parent.path})")
+    try:
+        return parent, forking.locate(store, parent, store.read_segments(parent.uid), ForkSpec(bp[0], STEP, bp[1]), label)
+    except StepOutOfRange as e:
+        if parent.state == RUNNING:
+            raise ParentNotReady(f"{e} (the parent is still running: waited up to {FORK_WAIT:g} s for the step)") from None
+        raise
 
 
 def _existing(store: Store, who: Principal, inp: Mapping[str, Any], entity: str, project: str) -> RunRecord | None:
