@@ -218,6 +218,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def forbidden(request: Request, exc: Exception) -> Response:
         return _error(403, "forbidden", str(exc))
 
+    async def too_deep(request: Request, exc: Exception) -> Response:
+        return _error(422, "invalid_request", "a value nests too deep to be stored or sent as JSON")
+
     async def internal(request: Request, exc: Exception) -> Response:
         log.exception("%s %s failed", request.method, request.url.path)
         return _error(500, "internal_error", f"{type(exc).__name__}: {exc}")
@@ -228,6 +231,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValueError, runtree_error)
     app.add_exception_handler(Unauthorized, unauthorized)
     app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(RecursionError, too_deep)
     app.add_exception_handler(Exception, internal)
 
 

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, 
 
 from runtree.domain import ids
 from runtree.domain.records import STATES, Rewind, RunRecord, Segment
+from runtree.server import guards
 from runtree.store.columns import UPDATABLE, check_fields
 
 MAX_BATCH = 10_000  # rows, system samples or console lines in one append request
@@ -66,7 +67,13 @@ _FIELD_CHECKS: dict[str, Any] = {
     "fork_step": lambda v: _int("fork_step", v, 0, _MAX_STEP),
     "last_step": lambda v: _int("last_step", v, 0, _MAX_STEP),
     **{f: (lambda v, f=f: _finite(f, v)) for f in ("created_at", "updated_at", "heartbeat_at", "finished_at", "pid_started")},
+    **{f: (lambda v, f=f: _shallow(f, v)) for f in ("config", "summary", "metric_defs", "metadata")},
 }
+
+
+def _shallow(name: str, value: Any) -> None:
+    if guards.depth(value, guards.MAX_DEPTH) > guards.MAX_DEPTH:
+        raise ValueError(f"{name} nests deeper than {guards.MAX_DEPTH} levels")
 
 
 def _raise(message: str) -> None:

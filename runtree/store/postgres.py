@@ -19,6 +19,7 @@ the small tables that reference runs stay co-located:
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
@@ -39,6 +40,7 @@ from runtree.store.codec import dumps, dumps_row, loads, loads_row
 # Shared with the SQLite store so the two can never disagree on what a run row holds.
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
 
+ENV_POOL_TIMEOUT = "RUNTREE_PG_POOL_TIMEOUT"  # seconds a request waits for a free connection (default 30)
 _MIGRATION_LOCK = 0x72756E74726565  # "runtree" in ASCII: the advisory lock key every runtree process agrees on
 _CHUNK = 5000  # rows per round trip when reading; no connection is held while the caller consumes them
 _MIN_BIGINT = -(1 << 63)
@@ -95,6 +97,16 @@ def migrate(conn: psycopg.Connection[Any], steps: Sequence[tuple[int, str, str]]
             conn.execute("INSERT INTO runtree_schema_version (version, name) VALUES (%s, %s)", (version, name))
 
 
+class _Pool(ConnectionPool[psycopg.Connection[Any]]):
+    """The connection pool; waiting too long for a free connection is a StoreError (the server answers 503), not a crash."""
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection[Any]:
+        try:
+            return super().getconn(timeout)
+        except PoolTimeout as e:
+            raise StoreError(f"the database is busy: no connection was free within {timeout or self.timeout:g} s; try again") from e
+
+
 class PostgresStore:
     """Store on a PostgreSQL database; safe to share between the threads of a process."""
 
@@ -109,8 +121,15 @@ class PostgresStore:
         except psycopg.Error as e:
             raise StoreError(f"cannot open the runtree store at {self.url}: {_scrub(str(e), url)}") from e
         # A checked-out connection is probed first, so one broken by a server restart is replaced, not used.
-        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            url, kwargs=kwargs, min_size=1, max_size=max_size, open=True, check=ConnectionPool.check_connection, name="runtree"
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = _Pool(
+            url,
+            kwargs=kwargs,
+            min_size=1,
+            max_size=max_size,
+            open=True,
+            check=ConnectionPool.check_connection,
+            name="runtree",
+            timeout=float(os.environ.get(ENV_POOL_TIMEOUT) or 30.0),
         )
 
     def close(self) -> None:

@@ -83,6 +83,8 @@ def wandb_router(store: Store, auth: KeyAuth | OpenAuth, signer: Signer) -> APIR
             return error(404, str(e), type(e).__name__)
         except (RuntreeError, ValueError) as e:
             return error(_status(e), str(e), type(e).__name__)
+        except RecursionError:
+            return error(422, "a value nests too deep to be stored", "UsageError")
 
     @r.post("/graphql")
     async def graphql_endpoint(request: Request) -> Response:

@@ -70,6 +70,8 @@ def _parse_config(text: str | None) -> tuple[dict[str, Any] | None, dict[str, An
 def upsert(store: Store, who: Principal, inp: Mapping[str, Any]) -> tuple[RunRecord, bool]:
     """UpsertBucket: (the run, whether it was created). A new run with a branch point is a fork of that run."""
     entity, project = scope(who, inp.get("entityName"), inp.get("modelName"))
+    if inp.get("name"):
+        ids.validate_id(inp["name"])
     user_cfg, wb = _parse_config(inp.get("config"))
     existing = _existing(store, who, inp, entity, project)
     now = time.time()
@@ -183,7 +185,7 @@ def _update(
 def rewind(store: Store, who: Principal, inp: Mapping[str, Any]) -> RunRecord:
     """RewindRun: the run cut at metricValue (a `_step`), the rest archived, a new epoch open and running."""
     entity, project = scope(who, inp.get("entityName"), inp.get("projectName"))
-    name, metric, value = inp["runName"], inp["metricName"], inp["metricValue"]
+    name, metric, value = ids.validate_id(inp["runName"]), inp["metricName"], inp["metricValue"]
     label = f"resume_from='{name}?{metric}={value:g}'"
     if metric != STEP:
         raise UsageError(f"{label}: a rewind is named by _step only")
@@ -202,6 +204,7 @@ def rewind(store: Store, who: Principal, inp: Mapping[str, Any]) -> RunRecord:
 def find(store: Store, who: Principal, entity: str | None, project: str | None, name: str) -> RunRecord | None:
     """The run entity/project/name (a uid also names it), if the caller may see it."""
     ent, proj = scope(who, entity, project)
+    ids.validate_id(name)
     try:
         run = forking.resolve_run(store, name, ent, proj, "run")
     except NoSuchRun:
