@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
@@ -275,6 +275,7 @@ def _principal(request: Request, authorization: Annotated[str | None, Depends(_k
 
 
 Caller = Annotated[Principal, Depends(_principal)]
+UidPath = Annotated[str, Path(pattern=ids.UID_PATTERN, description="the run's immutable uid")]
 
 
 def _run(store: Store, who: Principal, uid: str) -> RunRecord:
@@ -313,7 +314,7 @@ def _check_scope(entity: str | None, project: str | None, parent_uid: str | None
 
 
 def _runs(store: Store) -> APIRouter:
-    r = APIRouter(tags=["runs"], route_class=_Route)
+    r = APIRouter(tags=["runs"], route_class=_Route, responses=schemas.ERROR_RESPONSES)
 
     @r.get("/projects", summary="Projects the key may read, each with its run count and last activity")
     def list_projects(request: Request, who: Caller, entity: str | None = None) -> Response:
@@ -348,7 +349,7 @@ def _runs(store: Store) -> APIRouter:
         return _encode(request, {"runs": runs})
 
     @r.get("/runs/{uid}", summary="One run by uid (Store.get_run)")
-    def get_run(request: Request, uid: str, who: Caller) -> Response:
+    def get_run(request: Request, uid: UidPath, who: Caller) -> Response:
         return _encode(request, run_to_json(_run(store, who, uid)))
 
     @r.get("/entities/{entity}/projects/{project}/runs/{run_id}", summary="One run by entity/project/id (Store.find_run); 404 when none")
@@ -362,7 +363,7 @@ def _runs(store: Store) -> APIRouter:
         return _encode(request, run_to_json(run))
 
     @r.patch("/runs/{uid}", status_code=204, summary="Change stored fields of a run (Store.update_run)")
-    def update_run(uid: str, body: schemas.UpdateRun, who: Caller) -> Response:
+    def update_run(uid: UidPath, body: schemas.UpdateRun, who: Caller) -> Response:
         _run(store, who, uid)
         if "entity" in body.fields:
             who.check(body.fields["entity"], " (moving a run there)")
@@ -370,19 +371,19 @@ def _runs(store: Store) -> APIRouter:
         return _no_content()
 
     @r.get("/runs/{uid}/segments", summary="The run's visible history as segments (Store.read_segments)")
-    def read_segments(request: Request, uid: str, who: Caller) -> Response:
+    def read_segments(request: Request, uid: UidPath, who: Caller) -> Response:
         _run(store, who, uid)
         return _encode(request, {"segments": [segment_to_json(s) for s in store.read_segments(uid)]})
 
     @r.post("/runs/{uid}/rewinds", status_code=204, summary="Rewind a run: new segments, epoch and fields at once (Store.rewind_run)")
-    def rewind_run(uid: str, body: schemas.RewindRun, who: Caller) -> Response:
+    def rewind_run(uid: UidPath, body: schemas.RewindRun, who: Caller) -> Response:
         _run(store, who, uid)
         _check_sources(store, who, body.segments, skip=uid)
         store.rewind_run(uid, body.segments, body.rewind, **body.fields)
         return _no_content()
 
     @r.get("/runs/{uid}/rewinds", summary="The run's rewinds, oldest first (Store.list_rewinds)")
-    def list_rewinds(request: Request, uid: str, who: Caller) -> Response:
+    def list_rewinds(request: Request, uid: UidPath, who: Caller) -> Response:
         found = store.list_rewinds(uid) if _known(store, who, uid) else []
         return _encode(request, {"rewinds": [rewind_to_json(x) for x in found]})
 
@@ -390,10 +391,10 @@ def _runs(store: Store) -> APIRouter:
 
 
 def _streams(store: Store) -> APIRouter:
-    r = APIRouter(tags=["history, system metrics, console, files"], route_class=_Route)
+    r = APIRouter(tags=["history, system metrics, console, files"], route_class=_Route, responses=schemas.ERROR_RESPONSES)
 
     @r.post("/runs/{uid}/rows", summary="Append a batch of history rows; idempotent by (uid, epoch, step) (Store.append_rows)")
-    def append_rows(request: Request, uid: str, body: schemas.AppendRows, who: Caller) -> Response:
+    def append_rows(request: Request, uid: UidPath, body: schemas.AppendRows, who: Caller) -> Response:
         _run(store, who, uid)
         store.append_rows(uid, body.epoch, body.rows)
         return _encode(request, {"seq": body.seq, "rows": len(body.rows)})
@@ -412,7 +413,7 @@ def _streams(store: Store) -> APIRouter:
 
     @r.get("/runs/{uid}/history", summary="The run's visible history as columns, paged or downsampled")
     def run_history(
-        uid: str,
+        uid: UidPath,
         who: Caller,
         min_step: Annotated[int | None, Query(ge=-(1 << 63), lt=1 << 63)] = None,
         max_step: Annotated[int | None, Query(ge=-(1 << 63), lt=1 << 63)] = None,
@@ -436,7 +437,7 @@ def _streams(store: Store) -> APIRouter:
         return _encode(request, {"last": None if found is None else list(found)})
 
     @r.post("/runs/{uid}/system", summary="Append system-metric samples (Store.append_system)")
-    def append_system(request: Request, uid: str, body: schemas.AppendSystem, who: Caller) -> Response:
+    def append_system(request: Request, uid: UidPath, body: schemas.AppendSystem, who: Caller) -> Response:
         _run(store, who, uid)
         store.append_system(uid, body.epoch, body.samples)
         return _encode(request, {"seq": body.seq, "samples": len(body.samples)})
@@ -450,18 +451,18 @@ def _streams(store: Store) -> APIRouter:
         return _system(request, who, body.segments)
 
     @r.get("/runs/{uid}/system", summary="System samples of the run's visible history")
-    def run_system(request: Request, uid: str, who: Caller) -> Response:
+    def run_system(request: Request, uid: UidPath, who: Caller) -> Response:
         _run(store, who, uid)
         return _system(request, who, store.read_segments(uid))
 
     @r.post("/runs/{uid}/logs", summary="Append console lines; idempotent by (uid, epoch, seq) (Store.append_logs)")
-    def append_logs(request: Request, uid: str, body: schemas.AppendLogs, who: Caller) -> Response:
+    def append_logs(request: Request, uid: UidPath, body: schemas.AppendLogs, who: Caller) -> Response:
         _run(store, who, uid)
         store.append_logs(uid, body.epoch, body.lines)
         return _encode(request, {"seq": body.seq, "lines": len(body.lines)})
 
     @r.put("/runs/{uid}/logs", summary="Store console lines, replacing those of the same (uid, epoch, seq) (Store.put_logs)")
-    def put_logs(request: Request, uid: str, body: schemas.AppendLogs, who: Caller) -> Response:
+    def put_logs(request: Request, uid: UidPath, body: schemas.AppendLogs, who: Caller) -> Response:
         _run(store, who, uid)
         store.put_logs(uid, body.epoch, body.lines)
         return _encode(request, {"seq": body.seq, "lines": len(body.lines)})
@@ -475,37 +476,42 @@ def _streams(store: Store) -> APIRouter:
         return _logs(request, who, body.segments)
 
     @r.get("/runs/{uid}/logs", summary="Console lines of the run's visible history")
-    def run_logs(request: Request, uid: str, who: Caller) -> Response:
+    def run_logs(request: Request, uid: UidPath, who: Caller) -> Response:
         _run(store, who, uid)
         return _logs(request, who, store.read_segments(uid))
 
     @r.get("/runs/{uid}/logs/last-seq", summary="The highest console-line seq stored for an epoch (Store.last_log_seq)")
-    def last_log_seq(request: Request, uid: str, epoch: Annotated[int, Query(ge=0, lt=1 << 63)], who: Caller) -> Response:
+    def last_log_seq(request: Request, uid: UidPath, epoch: Annotated[int, Query(ge=0, lt=1 << 63)], who: Caller) -> Response:
         return _encode(request, {"seq": store.last_log_seq(uid, epoch) if _known(store, who, uid) else None})
 
     @r.put("/runs/{uid}/files/{name:path}", status_code=204, summary="Store a file of the run; the body is its bytes (Store.put_file)")
-    async def put_file(request: Request, uid: str, name: str, who: Caller) -> Response:
+    async def put_file(request: Request, uid: UidPath, name: str, who: Caller) -> Response:
         ids.validate_file_name(name)
         data = await request.body()
         await run_in_threadpool(_run, store, who, uid)
         await run_in_threadpool(store.put_file, uid, name, data)
         return _no_content()
 
-    @r.get("/runs/{uid}/files/{name:path}", summary="A file of the run, as bytes (Store.read_file)")
-    def read_file(uid: str, name: str, who: Caller) -> Response:
+    @r.get(
+        "/runs/{uid}/files/{name:path}",
+        summary="A file of the run, as bytes (Store.read_file)",
+        response_class=Response,
+        responses={200: {"description": "the file's bytes", "content": {"application/octet-stream": {"schema": {"type": "string"}}}}},
+    )
+    def read_file(uid: UidPath, name: str, who: Caller) -> Response:
         if not _known(store, who, uid):
             raise NoSuchFile(f"run {uid} has no file {name!r}: there is no such run")
         return Response(store.read_file(uid, name), media_type="application/octet-stream")
 
     @r.get("/runs/{uid}/files", summary="Names of the run's files, sorted (Store.list_files)")
-    def list_files(request: Request, uid: str, who: Caller) -> Response:
+    def list_files(request: Request, uid: UidPath, who: Caller) -> Response:
         return _encode(request, {"files": store.list_files(uid) if _known(store, who, uid) else []})
 
     return r
 
 
 def _admin(store: Store) -> APIRouter:
-    r = APIRouter(tags=["keys and service"], route_class=_Route)
+    r = APIRouter(tags=["keys and service"], route_class=_Route, responses=schemas.ERROR_RESPONSES)
 
     def _need_admin(who: Principal) -> None:
         if not who.admin:

@@ -247,3 +247,33 @@ def check_run_fields(fields: dict[str, Any]) -> dict[str, Any]:
         if check is not None:
             check(out[name])
     return out
+
+
+class _ErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: {"error": {"type", "message"}}."""
+
+    error: _ErrorDetail
+
+
+# What every route may answer besides its success, as documented in the OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": why}
+    for code, why in [
+        (400, "the body is not JSON, does not decode, or holds text with no UTF-8 form"),
+        (401, "no API key, or one the server does not know"),
+        (403, "the key may not touch this entity, or a write came from another origin"),
+        (404, "no such run, file, key or route"),
+        (405, "the method is not allowed on this path"),
+        (409, "the run id is taken, or the run is still being logged"),
+        (413, "the body is over the size limit"),
+        (415, "a write without JSON to a server without keys"),
+        (421, "the Host header names no address this server answers to"),
+        (422, "a value outside what is allowed (the message names it)"),
+        (503, "the store is unavailable or busy"),
+    ]
+}

@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from runtree.server.auth import COOKIE, KeyAuth, KeyCookie, OpenAuth, Principal
+from runtree.server.schemas import ERROR_RESPONSES
 
 API = "/api/v1"
 SESSION_DAYS = 30
@@ -63,7 +64,7 @@ def _whoami(who: Principal) -> dict[str, Any]:
 
 
 def _session_routes() -> APIRouter:
-    r = APIRouter(prefix=API, tags=["web UI"])
+    r = APIRouter(prefix=API, tags=["web UI"], responses=ERROR_RESPONSES)
 
     @r.post("/session", summary="Check an API key and keep it in an HttpOnly cookie for the web UI")
     def login(request: Request, body: Login) -> Response:

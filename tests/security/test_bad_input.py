@@ -74,7 +74,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     ("NUL in notes, PATCH", "PATCH", f"/api/v1/runs/{UID}", {"json": {"fields": {"notes": "x\x00"}}}, 422, "control character"),
     ("NUL in a file name", "PUT", f"/api/v1/runs/{UID}/files/a%00b.txt", {"content": b"x"}, 422, "file name"),
     ("NUL in a query parameter", "GET", "/api/v1/runs?entity=e%00", {}, 422, "entity"),
-    ("NUL in a uid", "GET", "/api/v1/runs/a%00b", {}, 422, "is not a run uid"),
+    ("NUL in a uid", "GET", "/api/v1/runs/a%00b", {}, 422, "uid"),
     ("NUL in a path's project", "GET", "/api/v1/entities/e/projects/p%00/runs/a", {}, 422, "project"),
     ("NUL in a history key", "GET", f"/api/v1/runs/{UID}/history?keys=x%00", {}, 422, "control character"),
     ("NUL in a console line", "POST", f"/api/v1/runs/{UID}/logs", {"json": {"epoch": 0, "lines": [[0, 1.0, None, "stdout", "a\x00"]]}},
