@@ -261,7 +261,7 @@ def server(
     open_access: Annotated[bool, typer.Option("--open", help="No API keys: every caller is admin (loopback only).")] = False,
     allowed_host: Annotated[
         list[str] | None,
-        typer.Option("--allowed-host", help="A name clients reach the server by (Host header; repeat). Default: loopback names, or any."),
+        typer.Option("--allowed-host", help="A name clients reach the server by (Host header; repeat). Default: any (--open: loopback)."),
     ] = None,
     no_access_log: Annotated[bool, typer.Option("--no-access-log")] = False,
 ) -> None:

@@ -39,8 +39,8 @@ def _serve(argv: Sequence[str]) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="a name clients reach the server by, checked against the Host header (repeat; default: loopback names "
-        "on a loopback address, else any)",
+        help="a name clients reach the server by, checked against the Host header (repeat; default: any with keys, "
+        "loopback names with --open)",
     )
     p.add_argument("--no-access-log", action="store_true")
     a = p.parse_args(argv)

@@ -55,8 +55,8 @@ def serve(
 ) -> None:
     """Serve the store at `db_url` on host:port with `workers` processes until interrupted.
 
-    `allowed_hosts`: the names clients reach the server by (the Host header); by default the loopback names
-    when `host` is a loopback address (a rebinding page cannot reach it), else any name.
+    `allowed_hosts`: the names clients reach the server by (the Host header); by default any name with keys
+    (a page without a key gets nothing), and the loopback names in open access (so a rebinding page gets nothing).
     """
     import uvicorn
 
@@ -76,9 +76,7 @@ def serve(
             )
     os.environ[ENV_DB] = db_url
     os.environ[ENV_OPEN] = "1" if open_access else "0"
-    if not allowed_hosts and host in _LOOPBACK:
-        allowed_hosts = ("127.0.0.1", "localhost", "[::1]")
-    os.environ[ENV_HOSTS] = ",".join(allowed_hosts)
+    os.environ[ENV_HOSTS] = ",".join(allowed_hosts)  # none: any with keys, loopback names in open access (create_app)
     # One secret for all workers of this launch (unless the operator set one for all hosts): it signs W&B upload URLs.
     os.environ.setdefault(ENV_SECRET, secrets.token_hex(32))
     print(f"runtree server: serving {store.url} at http://{host}:{port}/api/v1 with {workers} worker(s)", file=sys.stderr, flush=True)

@@ -153,18 +153,21 @@ def test_writes_without_json_or_from_another_origin_are_refused_over_http(ui: Ui
     assert ok.status_code == 204 and _state(ui)[0] == "x"
 
 
-def test_a_team_server_answers_only_to_its_names(sqlite_server: Server, tmp_path: Path) -> None:
-    """`runtree server` on a loopback address answers to loopback names; `--allowed-host` names others."""
-    port = int(sqlite_server.url.rsplit(":", 1)[1])
-    assert httpx.get(f"{sqlite_server.url}/api/v1/health", headers={"Host": f"evil.example:{port}"}).status_code == 421
-    other = free_port()
-    log_path = tmp_path / "named.log"
-    cmd = [sys.executable, "-m", "runtree.server", "--db", sqlite_server.db_url, "--port", str(other),
-           "--allowed-host", "runtree.example.com", "--no-access-log"]  # fmt: skip
+def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+    port = free_port()
+    log_path = tmp_path / f"server-{port}.log"
     with open(log_path, "wb") as log:
+        cmd = [sys.executable, "-m", "runtree.server", "--port", str(port), "--no-access-log", *args]
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=base_env())
+    return proc, f"http://127.0.0.1:{port}", log_path
+
+
+def test_a_team_server_answers_to_the_names_it_is_given(sqlite_server: Server, tmp_path: Path) -> None:
+    """`runtree server --allowed-host NAME` answers to NAME only; without it, to any name (a page has no key)."""
+    port = int(sqlite_server.url.rsplit(":", 1)[1])
+    assert httpx.get(f"{sqlite_server.url}/api/v1/health", headers={"Host": f"proxy.example:{port}"}).status_code == 200
+    proc, url, log_path = _serve(tmp_path, "--db", sqlite_server.db_url, "--allowed-host", "runtree.example.com")
     try:
-        url = f"http://127.0.0.1:{other}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
             try:
@@ -176,5 +179,23 @@ def test_a_team_server_answers_only_to_its_names(sqlite_server: Server, tmp_path
         assert httpx.get(f"{url}/api/v1/health", headers={"Host": "runtree.example.com:443"}).status_code == 200, log_path.read_text()
         assert httpx.get(f"{url}/api/v1/health", headers={"Host": "evil.example"}).status_code == 421
         assert httpx.get(f"{url}/api/v1/health").status_code == 421  # 127.0.0.1 is not a name it was given
+    finally:
+        stop(proc)
+
+
+def test_the_real_wandb_client_still_logs_to_a_server_without_keys(tmp_path: Path) -> None:
+    """The wandb client sends no Origin: the guards let it through in open mode (and it uploads its files)."""
+    pytest.importorskip("wandb")
+    from tests.integration.test_wandb_client import run_script, wandb_env
+
+    proc, url, log_path = _serve(tmp_path, "--db", f"sqlite:///{tmp_path / 'open.db'}", "--open")
+    try:
+        wait_ready(proc, url, log_path)
+        server = Server(url, "", "", log_path, proc)
+        script = 'import wandb\nrun = wandb.init(project="open", entity="me")\nrun.log({"a": 1})\nrun.finish()\n'
+        run_script(script, wandb_env(server, "rt_" + "o" * 43, tmp_path / "w"), tmp_path)
+        runs = httpx.get(f"{url}/api/v1/runs").json()["runs"]
+        assert [(r["entity"], r["project"], r["state"]) for r in runs] == [("me", "open", "finished")]
+        assert "wandb-metadata.json" in httpx.get(f"{url}/api/v1/runs/{runs[0]['uid']}/files").json()["files"]
     finally:
         stop(proc)
