@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import zlib
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Annotated, Any
 
@@ -25,7 +24,6 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtree.domain import ids
 from runtree.domain.records import RunRecord, Segment
@@ -41,14 +39,13 @@ from runtree.errors import (
 )
 from runtree.server import history, schemas
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
-from runtree.server.guards import LOOPBACK_HOSTS, Guards, parse_json
+from runtree.server.guards import LOOPBACK_HOSTS, MAX_BODY_BYTES, BodyLimit, Guards, parse_json
 from runtree.server.ui import mount_ui
 from runtree.server.wandb import mount_wandb
 from runtree.store.base import ApiKey, Store
 from runtree.store.wire import EXACT_MEDIA_TYPE, dumps_exact, key_to_json, rewind_to_json, run_to_json, segment_to_json, strict
 
 API = "/api/v1"
-MAX_BODY_BYTES = 64 << 20  # a request body, after gzip decoding
 VERSION = "1"
 
 log = logging.getLogger("runtree.server")
@@ -109,62 +106,6 @@ def _encode(request: Request, obj: Any, status: int = 200) -> Response:
 
 def _no_content() -> Response:
     return Response(status_code=204)
-
-
-class BodyLimit:
-    """ASGI middleware: refuse request bodies over `max_bytes` (413) and decode gzip bodies, within the limit."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await _send_error(send, 413, "payload_too_large", f"request body of {int(length)} bytes is over the limit of {self.max_bytes}")
-            return
-        gzipped = headers.get(b"content-encoding", b"").strip().lower() == b"gzip"
-        await self.app(scope, self._limited(receive, gzipped), send)
-
-    def _limited(self, receive: Receive, gzipped: bool) -> Receive:
-        seen = 0
-        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
-        limit = self.max_bytes
-
-        def too_large() -> HTTPException:
-            return HTTPException(413, f"request body is over the limit of {limit} bytes" + (" (after gzip decoding)" if gzipped else ""))
-
-        async def wrapped() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] != "http.request":
-                return message
-            body: bytes = message.get("body", b"")
-            if inflate is not None:
-                try:
-                    body = inflate.decompress(body, limit - seen + 1)
-                    if not message.get("more_body", False):
-                        body += inflate.flush()
-                except zlib.error as e:
-                    raise HTTPException(400, f"the gzip request body does not decode: {e}") from None
-                if inflate.unconsumed_tail:
-                    raise too_large()
-            seen += len(body)
-            if seen > limit:
-                raise too_large()
-            return {**message, "body": body}
-
-        return wrapped
-
-
-async def _send_error(send: Send, status: int, kind: str, message: str) -> None:
-    body = error_body(kind, message)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _validation_message(errors: Sequence[Any]) -> str:

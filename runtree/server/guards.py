@@ -1,4 +1,4 @@
-"""What every request passes before any route sees it: the Host it names, where it comes from, and JSON that parses within bounds.
+"""What every request passes before any route sees it: the Host it names, where it comes from, its size, and JSON within bounds.
 
 `Guards` (ASGI middleware, on every route) refuses
 - a Host header that is not an address this server answers to (DNS rebinding: a page on evil.example whose
@@ -7,7 +7,8 @@
 - in open mode (no keys, every caller is admin), a write whose content type a page on another site can send
   without a CORS preflight (none, text/plain, forms) unless it carries the UI's X-Runtree-UI header.
 The real wandb client and runtree's own clients send no Origin and JSON bodies, so they pass. Signed upload
-URLs (/files-upload/...) carry their own authorisation and take any body.
+URLs (/files-upload/...) carry their own authorisation and take any body. `BodyLimit` refuses bodies over
+MAX_BODY_BYTES (413), after gzip decoding.
 
 `parse_json` reads a request body: orjson when it can, else Python's json, refusing text that has no UTF-8
 form (lone surrogates) and nesting deeper than a parser can follow, with a message, never a crash.
@@ -17,12 +18,14 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtree.server.auth import UI_HEADER
 
@@ -36,7 +39,8 @@ _CROSS_SITE = frozenset({b"cross-site", b"same-site"})
 _DIGITS_19 = re.compile(rb"\d{19}")
 _BIG_INT = re.compile(rb"(?:^|[,:\[\s-])\d{19}")  # a number token starting with 19 digits: maybe an integer beyond 64 bits
 _SURROGATE_TEXT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")  # an escaped or raw UTF-16 surrogate
-MAX_DEPTH = 64  # nesting of a GraphQL request's variables
+MAX_DEPTH = 64  # nesting of a GraphQL request's variables and of a run's config, summary, metadata
+MAX_BODY_BYTES = 64 << 20  # a request body, after gzip decoding
 
 
 class Guards:
@@ -104,6 +108,55 @@ async def _send_error(send: Send, status: int, kind: str, message: str) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over `max_bytes` (413) and decode gzip bodies, within the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await _send_error(send, 413, "payload_too_large", f"request body of {int(length)} bytes is over the limit of {self.max_bytes}")
+            return
+        gzipped = headers.get(b"content-encoding", b"").strip().lower() == b"gzip"
+        await self.app(scope, self._limited(receive, gzipped), send)
+
+    def _limited(self, receive: Receive, gzipped: bool) -> Receive:
+        seen = 0
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
+        limit = self.max_bytes
+
+        def too_large() -> HTTPException:
+            return HTTPException(413, f"request body is over the limit of {limit} bytes" + (" (after gzip decoding)" if gzipped else ""))
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] != "http.request":
+                return message
+            body: bytes = message.get("body", b"")
+            if inflate is not None:
+                try:
+                    body = inflate.decompress(body, limit - seen + 1)
+                    if not message.get("more_body", False):
+                        body += inflate.flush()
+                except zlib.error as e:
+                    raise HTTPException(400, f"the gzip request body does not decode: {e}") from None
+                if inflate.unconsumed_tail:
+                    raise too_large()
+            seen += len(body)
+            if seen > limit:
+                raise too_large()
+            return {**message, "body": body}
+
+        return wrapped
 
 
 # -- JSON bodies ---------------------------------------------------------------------------
