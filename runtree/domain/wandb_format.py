@@ -63,7 +63,7 @@ def branch_point(wandb: Mapping[str, Any]) -> tuple[str, int] | None:
     run_id, step = bp.get("run_id"), bp.get("step")
     if not isinstance(run_id, str) or not run_id or not isinstance(step, int | float) or isinstance(step, bool):
         return None
-    if not math.isfinite(step):
+    if isinstance(step, float) and not math.isfinite(step):
         raise UsageError(f"_wandb.branch_point step {step} is not a step")
     return run_id, int(step)
 

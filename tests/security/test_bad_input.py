@@ -199,3 +199,16 @@ def test_a_row_value_nested_deep_is_refused_or_read_back(server: Server, client:
     finally:
         store.close()
     assert steps == ([0, 1, 2, 8] if r.status_code == 200 else [0, 1, 2])
+
+
+def test_file_stream_numbers_beyond_any_float_are_not_a_500(server: Server, client: httpx.Client) -> None:
+    line = f'{{"_step": 9, "_timestamp": {10**400}, "x": 1}}'
+    events = f'{{"_timestamp": {10**400}, "system.cpu": 1}}'
+    body = {"files": {"wandb-history.jsonl": {"offset": 0, "content": [line]}, "wandb-events.jsonl": {"offset": 0, "content": [events]}}}
+    r = client.post("/files/e/p/a/file_stream", json=body)
+    assert r.status_code == 200, r.text  # the timestamp is the server's clock instead, as for a line without one
+    store = RemoteStore(server.url, server.admin_key)
+    try:
+        assert [row["_step"] for row in store.read_rows(store.read_segments(UID))] == [0, 1, 2, 9]
+    finally:
+        store.close()

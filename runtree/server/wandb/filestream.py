@@ -56,7 +56,13 @@ def _object(line: str, what: str) -> dict[str, Any]:
 
 
 def _number(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return f if math.isfinite(f) else None
 
 
 def history_rows(lines: Sequence[str], now: float) -> list[RowIn]:

@@ -8,7 +8,6 @@ user's config, in `metadata["wandb"]["config"]`; its metric definitions become t
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,7 @@ from runtree.domain.forkspec import STEP, ForkSpec
 from runtree.domain.records import RUNNING, RunRecord, Segment
 from runtree.errors import NoSuchRun, StepOutOfRange, UsageError
 from runtree.server.auth import Principal
+from runtree.server.guards import parse_json
 from runtree.server.wandb.forkwait import FORK_WAIT, MISSING_PARENT_WAIT, ParentNotReady, ParentNotThere
 from runtree.store import forking
 from runtree.store.base import Store
@@ -59,7 +59,7 @@ def _parse_config(text: str | None) -> tuple[dict[str, Any] | None, dict[str, An
     if not text:
         return None, {}
     try:
-        raw = json.loads(text)
+        raw = parse_json(text)
     except ValueError as e:
         raise UsageError(f"config is not JSON: {e}") from None
     if not isinstance(raw, dict):
