@@ -3,7 +3,8 @@
 `Guards` (ASGI middleware, on every route) refuses
 - a Host header that is not an address this server answers to (DNS rebinding: a page on evil.example whose
   name now resolves to 127.0.0.1 must not read or write through the victim's browser);
-- a write (POST, PUT, PATCH, DELETE) a browser sends from another origin (`Origin` or `Sec-Fetch-Site`);
+- a write (POST, PUT, PATCH, DELETE) a browser sends from another site (`Sec-Fetch-Site`) or, in open mode,
+  another origin (`Origin`);
 - in open mode (no keys, every caller is admin), a write whose content type a page on another site can send
   without a CORS preflight (none, text/plain, forms) unless it carries the UI's X-Runtree-UI header.
 The real wandb client and runtree's own clients send no Origin and JSON bodies, so they pass. Signed upload
@@ -73,7 +74,9 @@ class Guards:
         if scope["path"].startswith(SIGNED_PATHS):
             return None
         origin = headers.get(b"origin")
-        if origin is not None and not _same_origin(origin.decode("latin-1"), host):
+        # With keys, a proxy may rewrite Host, so Origin is compared in open mode only (loopback, no proxy);
+        # a browser's Sec-Fetch-Site holds either way.
+        if self.open_mode and origin is not None and not _same_origin(origin.decode("latin-1"), host):
             page = origin.decode("latin-1")[:100]
             return 403, "cross_origin", f"a write from the page at {page!r} is refused: it is not this server's origin"
         if headers.get(b"sec-fetch-site", b"").lower() in _CROSS_SITE:

@@ -72,11 +72,17 @@ def _replay(url: str, uid: str, name: str) -> str:
     return url.split("/files-upload/")[0] + f"/files-upload/{quote(uid, safe='')}/{quote(name)}?{urlsplit(url).query}"
 
 
-def test_a_run_whose_uid_holds_a_space_is_refused_at_the_api(server: Server) -> None:
+def test_the_issues_attack_end_to_end(server: Server) -> None:
+    """Bob makes a run whose uid is "<alice's uid> x", asks for its file's URL, and PUTs to alice's run with it."""
     bob = _key(server, "bob")
     run: dict[str, Any] = {"uid": f"{VICTIM_UID} x", "entity": "bob", "project": "p", "id": "evil", "name": "evil"}
-    r = httpx.post(f"{server.url}/api/v1/runs", json={"run": run, "segments": []}, headers={"Authorization": f"Bearer {bob}"})
-    assert r.status_code == 422 and "is not a run uid" in r.json()["error"]["message"], r.text
+    body = {"run": run, "segments": [{"source_uid": run["uid"], "epoch": 0, "first_step": 0}]}
+    made = httpx.post(f"{server.url}/api/v1/runs", json=body, headers={"Authorization": f"Bearer {bob}"})
+    if made.status_code == 201:  # what the server did before: the attack goes on
+        url = _upload_url(server, bob, "bob", "evil", "pwned.txt")
+        httpx.put(_replay(url, VICTIM_UID, "x pwned.txt"), content=b"written by bob")
+    assert _victim_files(server) == []
+    assert made.status_code == 422 and "is not a run uid" in made.json()["error"]["message"], made.text
 
 
 def test_an_upload_url_replayed_against_another_run_is_refused(server: Server) -> None:
