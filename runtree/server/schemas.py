@@ -190,8 +190,9 @@ class AppendLogs(Body):
     @field_validator("lines")
     @classmethod
     def _text(cls, lines: list[tuple[int, float, int | None, str, str]]) -> list[tuple[int, float, int | None, str, str]]:
-        for seq, _, _, stream, text in lines:
+        for stream in {line[3] for line in lines}:
             ids.check_text("console stream", stream)
+        for seq, _, _, _, text in lines:
             if "\x00" in text:
                 raise ValueError(f"console line {seq} contains a NUL character, which the store cannot keep")
         return lines
