@@ -298,7 +298,7 @@ def _known_document(source: str) -> DocumentNode | list[GraphQLError]:
 
 def _document(source: str, name: Any) -> DocumentNode | list[GraphQLError]:
     """Parse `source`; documents of the client's known operations, small ones, are parsed once and kept."""
-    if name in KNOWN_OPERATIONS and len(source) <= CACHED_DOCUMENT_CHARS:
+    if isinstance(name, str) and name in KNOWN_OPERATIONS and len(source) <= CACHED_DOCUMENT_CHARS:
         return _known_document(source)  # at most 64 documents of at most 4 KiB stay parsed
     return _parse_document(source)
 
