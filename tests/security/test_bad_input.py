@@ -212,3 +212,18 @@ def test_file_stream_numbers_beyond_any_float_are_not_a_500(server: Server, clie
         assert [row["_step"] for row in store.read_rows(store.read_segments(UID))] == [0, 1, 2, 9]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"name": "a\x00"}, {"project": "a/b"}, {"id": "a b"}, {"notes": "x\ud800"}, {"tags": ["t\x00"]}, {"entity": "a b"},
+     {"group": "g\x00"}],
+    ids=["NUL name", "slash project", "space id", "surrogate notes", "NUL tag", "space entity", "NUL group"],
+)  # fmt: skip
+def test_the_sdks_init_refuses_what_the_server_refuses(rt_dir: Path, kwargs: dict[str, Any]) -> None:
+    import runtree
+    from runtree.errors import UsageError
+
+    with pytest.raises(UsageError):
+        runtree.init(**kwargs)
+    assert not (rt_dir / "runtree.db").exists() or runtree.Api().runs() == []
