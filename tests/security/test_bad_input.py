@@ -173,7 +173,7 @@ def test_a_pool_with_no_free_connection_answers_503(postgres_server: Server, tmp
                        for _ in range(10)]  # fmt: skip
             for t in threads:
                 t.start()
-            time.sleep(1)  # the ten hold the pool's ten connections, each waiting on the lock
+            _wait_for_lock_waiters(postgres_server.db_url, 10)  # the ten hold the pool's ten connections
             r = httpx.get(f"{url}/api/v1/runs", headers=headers, timeout=30)
             assert r.status_code == 503, r.text
             assert r.json()["error"]["type"] == "StoreError" and "no connection was free within 2 s" in r.json()["error"]["message"]
@@ -227,3 +227,17 @@ def test_the_sdks_init_refuses_what_the_server_refuses(rt_dir: Path, kwargs: dic
     with pytest.raises(UsageError):
         runtree.init(**kwargs)
     assert not (rt_dir / "runtree.db").exists() or runtree.Api().runs() == []
+
+
+def _wait_for_lock_waiters(db_url: str, n: int, timeout: float = 60.0) -> None:
+    import psycopg
+
+    name = db_url.rsplit("/", 1)[1]
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", (name,)).fetchone()
+            if row is not None and row[0] >= n:
+                return
+            time.sleep(0.1)
+    pytest.fail(f"{n} requests did not come to wait on the lock within {timeout:g} s")
