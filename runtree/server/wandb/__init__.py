@@ -103,7 +103,9 @@ def wandb_router(store: Store, auth: KeyAuth | OpenAuth, signer: Signer) -> APIR
     @r.post("/files/{entity}/{project}/{run_id}/file_stream")
     async def file_stream(request: Request, entity: str, project: str, run_id: str) -> Response:
         def work(who: Principal, body: Any) -> Response:
-            ids.validate_entity(entity), ids.validate_project(project), ids.validate_id(run_id)
+            ids.validate_entity(entity)
+            ids.validate_project(project)
+            ids.validate_id(run_id)
             who.check(entity, f" (run {entity}/{project}/{run_id})")
             run = store.find_run(entity, project, run_id)
             if run is None:
