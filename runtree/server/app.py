@@ -39,7 +39,10 @@ from runtree.errors import (
 )
 from runtree.server import history, schemas
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
-from runtree.server.guards import LOOPBACK_HOSTS, MAX_BODY_BYTES, BodyLimit, Guards, parse_json
+from runtree.server.guards import LOOPBACK_HOSTS, Guards
+from runtree.server.guards import MAX_BODY_BYTES as MAX_BODY_BYTES  # where they were before guards.py held them
+from runtree.server.guards import BodyLimit as BodyLimit
+from runtree.server.guards import parse_json as parse_json
 from runtree.server.ui import mount_ui
 from runtree.server.wandb import mount_wandb
 from runtree.store.base import ApiKey, Store
