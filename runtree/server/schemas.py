@@ -223,7 +223,7 @@ class NewKey(Body):
     entities: list[Annotated[str, AfterValidator(ids.validate_entity)]] = Field(default_factory=list)
     admin: bool = False
     label: Annotated[str, AfterValidator(lambda v: ids.check_text("label", v))] = ""
-    prefix: str = Field("", max_length=12)
+    prefix: Annotated[str, AfterValidator(lambda v: ids.check_text("prefix", v))] = Field("", max_length=12)
     created_at: float
     only_if_first: bool = False
 
