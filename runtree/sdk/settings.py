@@ -24,7 +24,8 @@ class Settings:
     entity: str | None = None
     project: str | None = None
     flush_interval: float = 0.2  # seconds between writer flushes: the most a kill -9 can lose
-    max_queue: int = 200_000  # rows the training thread may be ahead of the writer before log() waits
+    max_queue_bytes: int = 256 << 20  # RUNTREE_MAX_QUEUE_BYTES: logged data not yet stored before log() waits
+    finish_timeout: float = 30.0  # RUNTREE_FINISH_TIMEOUT: how long finish() retries a failing store before it raises
     heartbeat_interval: float = 5.0
     system_sample_interval: float = 10.0  # RUNTREE_SYSTEM_SAMPLE_INTERVAL; 0 turns the sampler off
     console: str = "auto"  # "auto" tees stdout/stderr into the run's log; "off" does not
@@ -41,6 +42,8 @@ _ENV = {
     "entity": ("RUNTREE_ENTITY", "WANDB_ENTITY"),
     "project": ("RUNTREE_PROJECT", "WANDB_PROJECT"),
     "system_sample_interval": ("RUNTREE_SYSTEM_SAMPLE_INTERVAL",),
+    "max_queue_bytes": ("RUNTREE_MAX_QUEUE_BYTES",),
+    "finish_timeout": ("RUNTREE_FINISH_TIMEOUT",),
     "console": ("RUNTREE_CONSOLE", "WANDB_CONSOLE"),
     "silent": ("RUNTREE_SILENT", "WANDB_SILENT"),
 }

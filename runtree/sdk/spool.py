@@ -111,18 +111,19 @@ class SpoolingStore:
             self._fields.update(fields)
         self._write("update_run", uid, **fields)
 
-    def _write(self, name: str, uid: str, *args: Any, **kw: Any) -> None:
+    def _write(self, method: str, uid: str, /, *args: Any, **kw: Any) -> None:
+        # Positional-only: the run's own fields (name=..., uid is not one) pass through **kw untouched.
         with self._lock:
             if self._local is None:
                 try:
-                    getattr(self.remote, name)(uid, *args, **kw)
+                    getattr(self.remote, method)(uid, *args, **kw)
                     return
                 except Exception as e:
                     if not unreachable(e):
                         raise
                     self._divert(e)
             assert self._local is not None
-            getattr(self._local, name)(uid, *args, **kw)
+            getattr(self._local, method)(uid, *args, **kw)
 
     def _divert(self, why: BaseException) -> None:
         """Open a spool holding the run's record as last written; start the uplink. Called under the lock."""
