@@ -72,7 +72,7 @@ def test_setters_on_a_server_backed_run_are_stored(postgres_server: Server, tmp_
 def test_setters_refuse_values_no_store_can_hold_and_the_run_finishes(rt_dir: Path) -> None:
     run = runtree.init(project="attrs", id="bad")
     run.log({"x": 1.0})
-    with pytest.raises(UsageError, match="run.notes must be a string"):
+    with pytest.raises(UsageError, match=r"run\.notes must be a string"):
         run.notes = {"a": 1}  # type: ignore[assignment]
     with pytest.raises(UsageError, match="NUL"):
         run.name = "a\x00b"
