@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runtree.domain.records import Rewind, RunRecord, Segment
-from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
+from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreDiskFull, StoreError
 from runtree.store import migrations
 from runtree.store.base import ApiKey, RowIn
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
@@ -72,13 +72,21 @@ class SqliteStore:
         """One write transaction; BEGIN IMMEDIATE takes the file's write lock up front (no upgrade deadlocks)."""
         with self._wlock:
             conn = self._wconn
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    if conn.in_transaction:  # SQLite has already rolled back after SQLITE_FULL, an I/O error, ...
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if "full" in str(e):  # SQLITE_FULL: "database or disk is full"
+                    raise StoreDiskFull(f"disk full: cannot write to the runtree store {self.path} ({e})") from e
                 raise
-            conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         steps = migrations.load("sqlite")
