@@ -73,7 +73,7 @@ def fill(directory: Path) -> Path:
     return filler
 
 
-def start(small_fs: Path, tmp_path: Path, finish_timeout: float, rows: int = ROWS) -> tuple[subprocess.Popen[str], Path, Path]:
+def start(small_fs: Path, tmp_path: Path, finish_timeout: float, rows: int = ROWS, queue_bytes: int = 1 << 20) -> tuple[subprocess.Popen[str], Path, Path]:
     flags = tmp_path / "flags"
     flags.mkdir()
     err = tmp_path / "stderr.txt"
@@ -83,7 +83,7 @@ def start(small_fs: Path, tmp_path: Path, finish_timeout: float, rows: int = ROW
         "RUNTREE_ENTITY": "tester",
         "RUNTREE_CONSOLE": "off",
         "RUNTREE_SYSTEM_SAMPLE_INTERVAL": "0",
-        "RUNTREE_MAX_QUEUE_BYTES": str(1 << 20),  # about 700 rows: log() must wait while the disk is full
+        "RUNTREE_MAX_QUEUE_BYTES": str(queue_bytes),  # 1 MiB: about 700 rows; log() must wait while the disk is full
         "RUNTREE_FINISH_TIMEOUT": str(finish_timeout),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
     }
@@ -125,7 +125,7 @@ def test_rows_wait_while_the_disk_is_full_and_are_stored_when_space_returns(smal
 
 
 def test_finish_raises_when_the_disk_stays_full(small_fs: Path, tmp_path: Path) -> None:
-    proc, flags, err = start(small_fs, tmp_path, finish_timeout=2, rows=1500)
+    proc, flags, err = start(small_fs, tmp_path, finish_timeout=2, rows=1500, queue_bytes=64 << 20)
     filler = fill(small_fs)
     (flags / "go").touch()
     out, _ = proc.communicate(timeout=120)
