@@ -73,7 +73,9 @@ def fill(directory: Path) -> Path:
     return filler
 
 
-def start(small_fs: Path, tmp_path: Path, finish_timeout: float, rows: int = ROWS, queue_bytes: int = 1 << 20) -> tuple[subprocess.Popen[str], Path, Path]:
+def start(
+    small_fs: Path, tmp_path: Path, finish_timeout: float, rows: int = ROWS, queue_bytes: int = 1 << 20
+) -> tuple[subprocess.Popen[str], Path, Path]:
     flags = tmp_path / "flags"
     flags.mkdir()
     err = tmp_path / "stderr.txt"
