@@ -29,7 +29,7 @@ from runtree.sdk import start as start_mod
 from runtree.sdk.config import Config, Summary, config_dict
 from runtree.sdk.settings import Settings
 from runtree.sdk.writer import NullWriter, Writer
-from runtree.store import default_store_url, open_store
+from runtree.store import default_entity, default_store_url, is_server_url, open_store
 from runtree.store.base import Store
 
 if TYPE_CHECKING:
@@ -410,8 +410,17 @@ def init(
             cfg = {k: v for k, v in cfg.items() if k in config_include_keys}
         if config_exclude_keys:
             cfg = {k: v for k, v in cfg.items() if k not in config_exclude_keys}
+        url = s.store_url or default_store_url(s.dir)
+        if s.mode == "offline" and is_server_url(url):
+            url = default_store_url(s.dir)  # offline: the local store only; `runtree sync` uploads it
+        who: dict[str, Any] | None = None
+        if s.mode != "disabled" and is_server_url(url):
+            from runtree.sdk import spool as spool_mod
+
+            who = spool_mod.probe(url)  # a refused key raises here; None: the server is down, spool at once
+        entity = s.entity or (who or {}).get("default_entity") or default_entity()
         req = start_mod.Request(
-            entity=ids.validate_scope_name("entity", s.entity or "local"),
+            entity=ids.validate_scope_name("entity", entity),
             project=ids.validate_scope_name("project", s.project or DEFAULT_PROJECT),
             id=id,
             name=None if name is None else _check_text("name", name, MAX_NAME),
@@ -428,14 +437,13 @@ def init(
             start_mod.check_options(req)
             run = Run(s, None, _disabled_start(req))
         else:
-            url = s.store_url or default_store_url(s.dir)
-            if s.mode == "offline" and url.startswith(("http://", "https://")):
-                url = default_store_url(s.dir)  # offline: the local store only; `runtree sync` uploads it
             store = open_store(url)
-            if url.startswith(("http://", "https://")):
+            if is_server_url(url):
                 from runtree.sdk import spool as spool_mod
 
-                start, spool = spool_mod.open_run(store, url, req, _read_last_run(s), _run_dir(s) / "spool")
+                if who:
+                    spool_mod.check_entity(url, who, req.entity)
+                start, spool = spool_mod.open_run(store, url, req, _read_last_run(s), _run_dir(s) / "spool", reachable=who is not None)
                 run = Run(s, store, start, spool)
             else:
                 start = start_mod.open_run(store, req, _read_last_run(s))

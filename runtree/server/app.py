@@ -506,7 +506,9 @@ def _admin(store: Store) -> APIRouter:
 
     @r.get("/whoami", summary="What the calling key may touch")
     def whoami(request: Request, who: Caller) -> Response:
-        return _encode(request, {"admin": who.admin, "entities": sorted(who.entities), "prefix": who.prefix})
+        # default_entity: where the SDK logs when no entity is named (the wandb endpoints use the same rule).
+        default = min(who.entities) if who.entities else None
+        return _encode(request, {"admin": who.admin, "entities": sorted(who.entities), "prefix": who.prefix, "default_entity": default})
 
     @r.post("/keys", summary="Store a new key by its sha256 digest (admin; Store.create_key)")
     def create_key(request: Request, body: schemas.NewKey, who: Caller) -> Response:

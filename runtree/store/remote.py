@@ -144,7 +144,7 @@ class RemoteStore:
         self._client = httpx.Client(
             base_url=self.url + "/api/v1",
             headers=headers,
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
             transport=transport,
         )
@@ -380,6 +380,11 @@ class RemoteStore:
 
     def list_files(self, uid: str) -> list[str]:
         return list(self._call("GET", f"/runs/{_q(uid)}/files")["files"])
+
+    def whoami(self) -> dict[str, Any]:
+        """What the calling key may touch: {admin, entities, prefix, default_entity} (beyond the Protocol)."""
+        found: dict[str, Any] = self._call("GET", "/whoami")
+        return found
 
     # -- server API keys (admin keys only) -------------------------------------------------------
     def create_key(self, key: ApiKey, *, only_if_first: bool = False) -> bool:
