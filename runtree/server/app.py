@@ -358,6 +358,13 @@ def _runs(store: Store) -> APIRouter:
         store.update_run(uid, **body.fields)
         return _no_content()
 
+    @r.post("/runs/{uid}/claim", summary="Take a run for writing (resume) unless a live process logs it (Store.claim_run)")
+    def claim_run(request: Request, uid: str, body: schemas.UpdateRun, who: Caller) -> Response:
+        _run(store, who, uid)
+        if "entity" in body.fields:
+            who.check(body.fields["entity"], " (moving a run there)")
+        return _encode(request, run_to_json(store.claim_run(uid, **body.fields)))
+
     @r.get("/runs/{uid}/segments", summary="The run's visible history as segments (Store.read_segments)")
     def read_segments(request: Request, uid: str, who: Caller) -> Response:
         _run(store, who, uid)

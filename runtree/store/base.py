@@ -51,6 +51,10 @@ class Store(Protocol):
     def update_run(self, uid: str, **fields: Any) -> None:
         """Change stored fields of a run (name, config, summary, state, tags, notes, ...)."""
 
+    def claim_run(self, uid: str, **fields: Any) -> RunRecord:
+        """Take a run for writing (resume): in one transaction, RunIsActive (naming host and pid) when a live process
+        logs it, else set `fields` (the new process's host, pid, state) and return the run as stored."""
+
     # -- lineage ---------------------------------------------------------------------------
     def read_segments(self, uid: str) -> list[Segment]:
         """The run's visible history as segments, in step order."""

@@ -13,6 +13,7 @@ import time
 import psutil
 
 from runtree.domain.records import CRASHED, RUNNING, RunRecord
+from runtree.errors import RunIsActive
 from runtree.store.base import Store
 
 STALE_AFTER = 300.0  # seconds without a heartbeat before a run on another host counts as crashed
@@ -37,6 +38,12 @@ def is_gone(run: RunRecord, now: float | None = None) -> bool:
         # A different start time means the pid was reused by another process.
         return run.pid_started is not None and abs(started - run.pid_started) > 1.0
     return now - run.heartbeat_at > STALE_AFTER
+
+
+def check_not_active(run: RunRecord, what: str) -> None:
+    """Refuse to rewind or resume a run whose process is still logging it (the stores' claim_run calls this in its transaction)."""
+    if run.state == RUNNING and not is_gone(run):
+        raise RunIsActive(f"cannot {what} run {run.path}: it is still running (pid {run.pid} on host {run.host}); finish it first")
 
 
 def reap(store: Store, runs: list[RunRecord]) -> list[RunRecord]:

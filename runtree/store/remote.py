@@ -268,6 +268,10 @@ class RemoteStore:
     def update_run(self, uid: str, **fields: Any) -> None:
         self._call("PATCH", f"/runs/{_q(uid)}", body={"fields": fields})
 
+    def claim_run(self, uid: str, **fields: Any) -> RunRecord:
+        # Not repeated: a retry after a claim that got through would meet its own process as the live one.
+        return run_from_json(self._call("POST", f"/runs/{_q(uid)}/claim", body={"fields": fields}, repeatable=False))
+
     # -- lineage -------------------------------------------------------------------------------
     def read_segments(self, uid: str) -> list[Segment]:
         return [segment_from_json(s) for s in self._call("GET", f"/runs/{_q(uid)}/segments")["segments"]]

@@ -23,6 +23,7 @@ from runtree.store import migrations
 from runtree.store.base import ApiKey, RowIn
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
+from runtree.store.reaper import check_not_active
 
 
 def _quote(col: str) -> str:
@@ -164,6 +165,19 @@ class SqliteStore:
                     raise NoSuchRun(f"no run has uid {uid!r} in {self.url}")
         except sqlite3.IntegrityError as e:
             raise RunExists(f"cannot move run {uid}: its id is already taken in the target project") from e
+
+    def claim_run(self, uid: str, **fields: Any) -> RunRecord:
+        check_fields(fields)
+        fields.setdefault("updated_at", time.time())
+        sets = ",".join(f"{_quote(k)}=?" for k in fields)
+        with self._write() as conn:  # BEGIN IMMEDIATE: no other writer between the check and the update
+            r = conn.execute("SELECT * FROM runs WHERE uid=?", (uid,)).fetchone()
+            if r is None:
+                raise NoSuchRun(f"no run has uid {uid!r} in {self.url}")
+            check_not_active(_run_from_row(r), "resume")
+            conn.execute(f"UPDATE runs SET {sets} WHERE uid=?", [*(encode_field(k, v) for k, v in fields.items()), uid])
+            claimed = conn.execute("SELECT * FROM runs WHERE uid=?", (uid,)).fetchone()
+        return _run_from_row(claimed)
 
     # -- lineage ---------------------------------------------------------------------------
     def read_segments(self, uid: str) -> list[Segment]:
