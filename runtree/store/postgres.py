@@ -30,7 +30,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from runtree.domain.records import Rewind, RunRecord, Segment
+from runtree.domain.records import CRASHED, Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
 from runtree.store.base import ApiKey, RowIn
@@ -200,6 +200,17 @@ class PostgresStore:
             claimed = cur.execute(f"SELECT {_RUN_COLS_SQL} FROM runs WHERE uid = %s", (uid,)).fetchone()
         assert claimed is not None  # the row is locked by this transaction
         return run_from_columns(claimed)
+
+    def running_runs(self) -> list[RunRecord]:
+        return self._runs(f"SELECT {_RUN_COLS_SQL} FROM runs WHERE state = 'running' ORDER BY heartbeat_at")
+
+    def mark_crashed(self, uid: str, heartbeat_at: float, **fields: Any) -> bool:
+        fields = {**fields, "state": CRASHED, "updated_at": time.time()}
+        check_fields(fields)
+        sets, args = _set_clause(fields)
+        with self._pool.connection() as conn:
+            query = sql.SQL("UPDATE runs SET {} WHERE uid = %s AND state = 'running' AND heartbeat_at = %s").format(sets)
+            return conn.execute(query, [*args, uid, heartbeat_at]).rowcount == 1
 
     # -- lineage ---------------------------------------------------------------------------
     def read_segments(self, uid: str) -> list[Segment]:

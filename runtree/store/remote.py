@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from runtree.domain.records import Rewind, RunRecord, Segment
+from runtree.domain.records import RUNNING, Rewind, RunRecord, Segment
 from runtree.errors import (
     BadForkSpec,
     ConfigError,
@@ -271,6 +271,14 @@ class RemoteStore:
     def claim_run(self, uid: str, **fields: Any) -> RunRecord:
         # Not repeated: a retry after a claim that got through would meet its own process as the live one.
         return run_from_json(self._call("POST", f"/runs/{_q(uid)}/claim", body={"fields": fields}, repeatable=False))
+
+    def running_runs(self) -> list[RunRecord]:
+        return [r for r in self.list_runs() if r.state == RUNNING]
+
+    reaps_itself = True  # a runtree server reaps its own runs (runtree.store.reaper.Reaper), with their rows at hand
+
+    def mark_crashed(self, uid: str, heartbeat_at: float, **fields: Any) -> bool:
+        return False
 
     # -- lineage -------------------------------------------------------------------------------
     def read_segments(self, uid: str) -> list[Segment]:

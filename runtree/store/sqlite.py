@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from runtree.domain.records import Rewind, RunRecord, Segment
+from runtree.domain.records import CRASHED, Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreDiskFull, StoreError
 from runtree.store import migrations
 from runtree.store.base import ApiKey, RowIn
@@ -178,6 +178,20 @@ class SqliteStore:
             conn.execute(f"UPDATE runs SET {sets} WHERE uid=?", [*(encode_field(k, v) for k, v in fields.items()), uid])
             claimed = conn.execute("SELECT * FROM runs WHERE uid=?", (uid,)).fetchone()
         return _run_from_row(claimed)
+
+    def running_runs(self) -> list[RunRecord]:
+        return [_run_from_row(r) for r in self._reader().execute("SELECT * FROM runs WHERE state = 'running' ORDER BY heartbeat_at")]
+
+    def mark_crashed(self, uid: str, heartbeat_at: float, **fields: Any) -> bool:
+        fields = {**fields, "state": CRASHED, "updated_at": time.time()}
+        check_fields(fields)
+        sets = ",".join(f"{_quote(k)}=?" for k in fields)
+        with self._write() as conn:
+            cur = conn.execute(
+                f"UPDATE runs SET {sets} WHERE uid=? AND state='running' AND heartbeat_at=?",
+                [*(encode_field(k, v) for k, v in fields.items()), uid, heartbeat_at],
+            )
+            return cur.rowcount == 1
 
     # -- lineage ---------------------------------------------------------------------------
     def read_segments(self, uid: str) -> list[Segment]:
