@@ -68,6 +68,7 @@ class Run:
                 builder,
                 flush_interval=settings.flush_interval,
                 max_queue_bytes=settings.max_queue_bytes,
+                max_backlog=settings.max_backlog,
                 final_retry=settings.finish_timeout,
                 heartbeat_interval=settings.heartbeat_interval,
                 base_rows=start.base_rows,

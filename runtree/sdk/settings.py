@@ -25,6 +25,7 @@ class Settings:
     project: str | None = None
     flush_interval: float = 0.2  # seconds between writer flushes: the most a kill -9 can lose
     max_queue_bytes: int = 256 << 20  # RUNTREE_MAX_QUEUE_BYTES: logged data not yet stored before log() waits
+    max_backlog: float = 2.0  # RUNTREE_MAX_BACKLOG: seconds of the store's measured rate log() may be ahead
     finish_timeout: float = 30.0  # RUNTREE_FINISH_TIMEOUT: how long finish() retries a failing store before it raises
     heartbeat_interval: float = 5.0
     system_sample_interval: float = 10.0  # RUNTREE_SYSTEM_SAMPLE_INTERVAL; 0 turns the sampler off
@@ -42,6 +43,7 @@ _ENV = {
     "project": ("RUNTREE_PROJECT", "WANDB_PROJECT"),
     "system_sample_interval": ("RUNTREE_SYSTEM_SAMPLE_INTERVAL",),
     "max_queue_bytes": ("RUNTREE_MAX_QUEUE_BYTES",),
+    "max_backlog": ("RUNTREE_MAX_BACKLOG",),
     "finish_timeout": ("RUNTREE_FINISH_TIMEOUT",),
     "console": ("RUNTREE_CONSOLE", "WANDB_CONSOLE"),
     "silent": ("RUNTREE_SILENT", "WANDB_SILENT"),

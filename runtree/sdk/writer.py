@@ -32,6 +32,8 @@ _KICK = 20_000  # rows queued before the writer is woken early
 _ROW_BYTES = 240  # what a queued row costs beyond its values: the tuple, the dict, _step/_timestamp/_runtime
 _VALUE_BYTES = 100  # one key and a scalar value in the row's dict (the key string, the float, the dict slot)
 FINAL_RETRY = 30.0  # seconds close() goes on retrying a failing store before it reports what is left
+MIN_ROW_CAP = 5_000  # rows log() may always be ahead, whatever the measured rate
+MIN_SLICE = 1_000  # rows the writer stores at once before it measures the store's rate
 
 
 def row_bytes(row: Mapping[str, Any]) -> int:
@@ -89,6 +91,7 @@ class Writer:
         *,
         flush_interval: float = 0.2,
         max_queue_bytes: int = 256 << 20,
+        max_backlog: float = 2.0,
         heartbeat_interval: float = 5.0,
         final_retry: float = FINAL_RETRY,
         base_rows: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
@@ -97,6 +100,10 @@ class Writer:
         self.summary = summary
         self.flush_interval = flush_interval
         self.max_queue_bytes = max_queue_bytes
+        self.max_backlog = max_backlog
+        self._row_cap = MIN_ROW_CAP  # rows the store takes in `max_backlog` seconds, as measured (the first slice's rate)
+        self._rate = 0.0  # rows/s the store took, smoothed
+        self._slice = MIN_SLICE
         self.heartbeat_interval = heartbeat_interval
         self.final_retry = final_retry
         self._base_rows = base_rows
@@ -130,7 +137,7 @@ class Writer:
         n = len(q)
         if n >= _KICK and n % _KICK == 0:
             self._wake.set()
-        if self._bytes_in - self._bytes_out >= self.max_queue_bytes:
+        if self._queued - self._written >= self._row_cap or self._bytes_in - self._bytes_out >= self.max_queue_bytes:
             self._wait_for_room()
 
     @property
@@ -155,20 +162,25 @@ class Writer:
         self._summary_dirty = True
         self._wake.set()
 
+    def _full(self) -> bool:
+        return self._queued - self._written >= self._row_cap or self.pending_bytes >= self.max_queue_bytes
+
     def _wait_for_room(self) -> None:
         self._wake.set()
-        if self.pending_bytes < self.max_queue_bytes or not self._thread.is_alive():
+        if not self._full() or not self._thread.is_alive():
             return
         if not self._warned_full:
             self._warned_full = True
             why = f"; the store fails: {self.error}" if self.error is not None else ""
             warnings.warn(
-                f"runtree: {self.pending_bytes >> 20} MiB of run {self.uid}'s rows wait to be stored in {self.store.url} "
-                f"(max_queue_bytes={self.max_queue_bytes}); log() waits for the writer{why}",
+                f"runtree: log() waits for the writer of run {self.uid}: {self._queued - self._written:,} rows "
+                f"({self.pending_bytes >> 20} MiB) "
+                f"wait to be stored in {self.store.url}, which takes {self._rate:,.0f} rows/s "
+                f"(limits: {self.max_backlog:g} s of rows, max_queue_bytes={self.max_queue_bytes}){why}",
                 RuntreeWarning,
                 stacklevel=4,
             )
-        while self.pending_bytes >= self.max_queue_bytes and self._thread.is_alive():
+        while self._full() and self._thread.is_alive():
             time.sleep(0.005)
 
     def sync(self, timeout: float | None = None) -> None:
@@ -237,6 +249,31 @@ class Writer:
             if stopping:
                 return
 
+    def _stored(self, rows: list[Row]) -> None:
+        refused_steps = set(self.leftover.refused_steps)
+        with self._lock:
+            add = self.summary.add
+            size = 0
+            for step, _ts, row in rows:
+                size += row_bytes(row)
+                if step not in refused_steps:
+                    add(row)
+        self._bytes_out += size
+        self._last_step = rows[-1][0]
+        self._summary_dirty = True
+        with self._idle:
+            self._written += len(rows)
+            self._idle.notify_all()
+
+    def _measure(self, n: int, seconds: float) -> None:
+        """Fold one batch into the store's measured rate; log() may be `max_backlog` seconds of it ahead."""
+        if n < 100 or seconds <= 0:  # too small to say anything about throughput
+            return
+        rate = n / seconds
+        self._rate = rate if self._rate == 0.0 else 0.7 * self._rate + 0.3 * rate
+        self._row_cap = max(MIN_ROW_CAP, int(self._rate * self.max_backlog))
+        self._slice = max(MIN_SLICE, int(self._rate / 4))
+
     def _store_rows(self, rows: Sequence[Row]) -> None:
         """Store `rows`; of a batch the store refuses as invalid, store every row it accepts (halving), set aside the rest."""
         try:
@@ -255,27 +292,20 @@ class Writer:
 
     def _flush(self, final: bool) -> None:
         rows = _take(self._rows)
+        done = 0
         try:
-            if rows:
-                self._store_rows(rows)
+            # In slices of about a quarter second of the store's rate: the rate (so log()'s limit) is known
+            # after the first slice, not after a backlog of minutes.
+            while done < len(rows):
+                part = rows[done : done + self._slice]
+                t = time.perf_counter()
+                self._store_rows(part)
+                self._measure(len(part), time.perf_counter() - t)
+                done += len(part)
+                self._stored(part)
         except BaseException:
-            self._rows.extendleft(reversed(rows))
+            self._rows.extendleft(reversed(rows[done:]))
             raise
-        if rows:
-            refused_steps = set(self.leftover.refused_steps)
-            with self._lock:
-                add = self.summary.add
-                size = 0
-                for step, _ts, row in rows:
-                    size += row_bytes(row)
-                    if step not in refused_steps:
-                        add(row)
-            self._bytes_out += size
-            self._last_step = rows[-1][0]
-            self._summary_dirty = True
-            with self._idle:
-                self._written += len(rows)
-                self._idle.notify_all()
         for q, append in ((self._system, self.store.append_system), (self._logs, self.store.append_logs)):
             items = _take(q)
             try:
