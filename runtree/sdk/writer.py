@@ -33,18 +33,20 @@ _ROW_BYTES = 240  # what a queued row costs beyond its values: the tuple, the di
 _VALUE_BYTES = 100  # one key and a scalar value in the row's dict (the key string, the float, the dict slot)
 FINAL_RETRY = 30.0  # seconds close() goes on retrying a failing store before it reports what is left
 MIN_ROW_CAP = 5_000  # rows log() may always be ahead, whatever the measured rate
+WARN_AFTER = 1.0  # seconds log() waits before it says so (once per run)
 MIN_SLICE = 1_000  # rows the writer stores at once before it measures the store's rate
+
+
+_SCALARS = frozenset((float, int, bool, type(None)))
 
 
 def row_bytes(row: Mapping[str, Any]) -> int:
     """An estimate of the memory a queued row holds; strings and other non-scalars by their length."""
     n = _ROW_BYTES + _VALUE_BYTES * len(row)
     for v in row.values():
-        t = type(v)
-        if t is str:
-            n += len(v)
-        elif t is not float and t is not int and t is not bool and v is not None:
-            n += len(repr(v))
+        if type(v) in _SCALARS:  # the common case first: one set lookup a value
+            continue
+        n += len(v) if type(v) is str else len(repr(v))
     return n
 
 
@@ -167,20 +169,18 @@ class Writer:
 
     def _wait_for_room(self) -> None:
         self._wake.set()
-        if not self._full() or not self._thread.is_alive():
-            return
-        if not self._warned_full:
-            self._warned_full = True
-            why = f"; the store fails: {self.error}" if self.error is not None else ""
-            warnings.warn(
-                f"runtree: log() waits for the writer of run {self.uid}: {self._queued - self._written:,} rows "
-                f"({self.pending_bytes >> 20} MiB) "
-                f"wait to be stored in {self.store.url}, which takes {self._rate:,.0f} rows/s "
-                f"(limits: {self.max_backlog:g} s of rows, max_queue_bytes={self.max_queue_bytes}){why}",
-                RuntreeWarning,
-                stacklevel=4,
-            )
+        quiet_until = time.monotonic() + WARN_AFTER
         while self._full() and self._thread.is_alive():
+            if not self._warned_full and time.monotonic() > quiet_until:
+                self._warned_full = True  # once per run: the training loop is being held back, and why
+                why = f"; the store fails: {self.error}" if self.error is not None else ""
+                warnings.warn(
+                    f"runtree: log() waits for the writer of run {self.uid}: {self._queued - self._written:,} rows "
+                    f"({self.pending_bytes >> 20} MiB) wait to be stored in {self.store.url}, which takes {self._rate:,.0f} rows/s "
+                    f"(limits: {self.max_backlog:g} s of rows, max_queue_bytes={self.max_queue_bytes}){why}",
+                    RuntreeWarning,
+                    stacklevel=4,
+                )
             time.sleep(0.005)
 
     def sync(self, timeout: float | None = None) -> None:
