@@ -118,6 +118,7 @@ def test_rows_wait_while_the_disk_is_full_and_are_stored_when_space_returns(smal
     assert proc.returncode == 0, err.read_text()
     assert "FINISHED" in out
     assert "cannot rollback" not in err.read_text()
+    assert err.read_text().count("log() waits") == 1  # said once, not at every wait
     store = SqliteStore(db)
     run = store.find_run("tester", "full", "r")
     assert run is not None and run.state == FINISHED and run.last_step == ROWS - 1
