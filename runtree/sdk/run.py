@@ -217,11 +217,11 @@ class Run:
             s = counter.step
             if s >= STEP_LIMIT:
                 raise UsageError(f"log(): step {s} is beyond the largest step a run can hold ({STEP_LIMIT - 1})")
-            counter.step = s + 1
             row["_step"] = s
             row["_timestamp"] = now
             row["_runtime"] = now - self._t0
-            self._writer.put(s, now, row)
+            self._writer.put(s, now, row)  # may refuse the row (text no store can hold): the step is not used up
+            counter.step = s + 1
             return
         if step is not None:
             step = _check_step(step)
