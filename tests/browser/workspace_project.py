@@ -92,7 +92,7 @@ def make_project(directory: Path, entity: str = "tester", project: str = "sweep"
         return RunRecord(uid=uid, entity=entity, project=project, id=rid, name=name, metric_defs=DEFS, **base)
 
     try:
-        # The fork chain.
+        # The fork chain (its root has console output and system samples for the run page).
         q = _quality("adam", 32, 1e-3)
         chain: list[RunRecord] = []
         for d in range(6):
@@ -108,6 +108,17 @@ def make_project(directory: Path, entity: str = "tester", project: str = "sweep"
             store.create_run(rec.evolve(last_step=last, summary=_summary(rows)), segs)
             store.append_rows(rec.uid, 0, [(r["_step"], r["_timestamp"], r) for r in rows])
             chain.append(rec)
+            if d == 0:
+                store.append_logs(rec.uid, 0, [
+                    (0, t0 + 1, 0, "stdout", "training starts"),
+                    (1, t0 + 2, 5, "stderr", "epoch 1: 100%|##########| 50/50 [00:01<00:00, 40.1it/s]"),
+                    (2, t0 + 3, 9, "stderr", "WARNING: a harmless note on stderr"),
+                    (3, t0 + 4, 12, "stderr", "Traceback (most recent call last):"),
+                    (4, t0 + 5, 12, "stderr", "ValueError: loss went NaN"),
+                ])  # fmt: skip
+                store.append_system(rec.uid, 0, [
+                    (t0 + 10 * i, {"system.cpu": 40.0 + i, "system.disk./.usageGB": 12.5, "system.memory_percent": 30.0 + i / 2}) for i in range(30)
+                ])  # fmt: skip
         # chain-0 rewound at 1500 (its forks keep the rows they read), then logged on to 1800 at a lower lr.
         base = chain[0]
         visible, archived = lineage.rewind(store.read_segments(base.uid), base.uid, 1500, 1, None)

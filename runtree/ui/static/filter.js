@@ -48,6 +48,9 @@ export function parseFilter(text, where) {
     else if (key.startsWith('summary.')) { kind = 'summary'; key = key.slice(8); }
     else if (!FIELDS.has(key)) kind = where(key);
     const value = op === 'in' || op === 'not in' ? listOf(raw) : literal(raw);
+    if (['>', '>=', '<', '<='].includes(op) && typeof value !== 'number') {
+      return { error: `cannot read "${part}": ${op} needs a number, not "${raw}"`, clauses: [], test: () => true };
+    }
     clauses.push({ key, kind, op, value });
   }
   const test = (run, lookup) => clauses.every((c) => {

@@ -218,14 +218,15 @@ export function runsTable(opts) {
     const cells = columns().map((c) => {
       const v = cell(r, c);
       const style = widths[c] ? { maxWidth: `${widths[c]}px` } : undefined;
+      const at = { 'data-col': c, style };
       switch (c) {
-        case 'state': return h('td', stateBadge(r.state));
-        case 'id': return h('td.mono', r.id);
-        case 'parent': return h('td', r.parent_uid ? link(`/r/${encodeURIComponent(r.parent_uid)}`, v) : h('span.muted', '—'));
-        case 'created_at': return h('td', { title: dateTime(r.created_at) }, ago(r.created_at));
-        case 'runtime': return h('td.num', duration(v));
-        case 'tags': return h('td', r.tags.map((t) => h('span.tag', t)));
-        default: return h(`td${typeof v === 'number' ? '.num' : ''}`, { style, title: typeof v === 'string' ? v : undefined }, value(v));
+        case 'state': return h('td', at, stateBadge(r.state));
+        case 'id': return h('td.mono', at, r.id);
+        case 'parent': return h('td', at, r.parent_uid ? link(`/r/${encodeURIComponent(r.parent_uid)}`, v) : h('span.muted', '—'));
+        case 'created_at': return h('td', { ...at, title: dateTime(r.created_at) }, ago(r.created_at));
+        case 'runtime': return h('td.num', at, duration(v));
+        case 'tags': return h('td', at, r.tags.map((t) => h('span.tag', t)));
+        default: return h(`td${typeof v === 'number' ? '.num' : ''}`, { ...at, title: typeof v === 'string' ? v : undefined }, value(v));
       }
     });
     return h('tr', { 'data-uid': r.uid, class: [sel.has(r.uid) ? 'selected' : '', shown ? '' : 'hidden-run'].join(' ') },

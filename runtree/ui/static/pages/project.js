@@ -6,7 +6,7 @@ import { fill, h, link } from '../dom.js';
 import { runsTable } from '../runs.js';
 import { forkTree } from '../tree.js';
 import { readView, writeView } from '../view.js';
-import { workspaceView } from './workspace.js';
+import { topMetricsOf, workspaceView } from './workspace.js';
 
 const STATES = ['running', 'finished', 'failed', 'crashed'];
 const POLL_MS = 3000;
@@ -129,7 +129,7 @@ function runsView(body, which, who, ctx, carry) {
     base: who.base,
     view,
     compact: which === 'workspace',
-    topMetrics: () => ws?.topMetrics() || [],
+    topMetrics: () => (ws ? ws.topMetrics() : topMetricsOf(table.runs, who.base)),
     onChange: () => { writeView(view); carry(); ws?.shownChanged(); },
   });
   if (which === 'workspace') ws = workspaceView(body, table, view, who, ctx);

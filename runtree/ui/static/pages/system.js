@@ -16,7 +16,7 @@ function groupOf(key) {
 /** The unit a system key is measured in, from its name (W&B's and runtree's key names carry it). */
 export function unitOf(key) {
   const k = key.toLowerCase();
-  if (/percent|_pct|util(ization)?$|\.gpu$|memory_percent/.test(k)) return '%';
+  if (/percent|_pct|util(ization)?$|\.gpu$|^cpu$/.test(k)) return '%';
   if (/gb$/.test(k)) return 'GB';
   if (/mb$/.test(k)) return 'MB';
   if (/temp/.test(k)) return '°C';

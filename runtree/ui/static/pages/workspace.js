@@ -208,10 +208,7 @@ export function workspaceView(body, table, view, who, ctx) {
     ];
   }
 
-  function ordered(list) {
-    const pos = new Map(layout.order.map((k, i) => [k, i]));
-    return [...list].sort((a, b) => (pos.has(a) ? pos.get(a) : 1e9 + keys.indexOf(a)) - (pos.has(b) ? pos.get(b) : 1e9 + keys.indexOf(b)) || a.localeCompare(b));
-  }
+  const ordered = (list) => orderOf(list, layout);
 
   function layoutPanels() {
     let re = null;
@@ -495,8 +492,28 @@ export function workspaceView(body, table, view, who, ctx) {
     },
     /** The table's filter, eye, selection or grouping changed. */
     shownChanged() { fetchShown(); markAll(); sweep.redraw(); },
-    topMetrics: () => ordered(keys).filter((k) => !layout.hidden.includes(k)).slice(0, 4),
+    topMetrics: () => displayOrder(keys, layout).slice(0, 4),
   };
+}
+
+/** Keys in the layout's order (moved panels where they were dropped, the others A-Z). */
+function orderOf(list, layout) {
+  const pos = new Map(layout.order.map((k, i) => [k, i]));
+  return [...list].sort((a, b) => (pos.has(a) ? pos.get(a) : 1e9) - (pos.has(b) ? pos.get(b) : 1e9) || a.localeCompare(b));
+}
+
+/** The panels as the workspace shows them, top first: pinned, then the Charts section, then sections A-Z. */
+export function displayOrder(keys, layout) {
+  const hidden = new Set(layout.hidden);
+  const pinned = new Set(layout.pinned);
+  const rank = (k) => (pinned.has(k) ? 0 : sectionOf(k) === 'Charts' ? 1 : 2);
+  return orderOf(keys.filter((k) => !hidden.has(k)), layout)
+    .sort((a, b) => rank(a) - rank(b) || (rank(a) === 2 ? sectionOf(a).localeCompare(sectionOf(b)) : 0));
+}
+
+/** The top panels' metrics for the runs table's default columns, from this user's layout of the project. */
+export function topMetricsOf(runs, base) {
+  return displayOrder(metricsOf(runs), normalize(prefs.get(`runtree.workspace.${base}`, null))).slice(0, 4);
 }
 
 function empty() { return { points: 0, steps: [], time: [], values: [] }; }

@@ -4,7 +4,7 @@
 // lists the runs nearest the cursor, highest value first.
 
 import { alpha } from '../chart.js';
-import { h } from '../dom.js';
+import { fill, h } from '../dom.js';
 import { duration, number } from '../format.js';
 
 const uPlot = window.uPlot;
@@ -149,7 +149,7 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
   el.append(hover);
   let labels = [];
 
-  function scalesFor(st, data) {
+  function scalesFor(st, data, logY) {
     const ys = [];
     for (let i = 1; i < data.length; i++) for (const v of data[i]) if (v !== null && Number.isFinite(v)) ys.push(v);
     ys.sort((a, b) => a - b);
@@ -160,8 +160,14 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
       const a = percentile(ys, p);
       const b = percentile(ys, 100 - p);
       const pad = (b - a) * 0.1 || Math.abs(a) * 0.1 || 1;
-      if (lo === null) lo = a - pad;
-      if (hi === null) hi = b + pad;
+      if (lo === null) lo = logY ? a / 1.25 : a - pad;
+      if (hi === null) hi = logY ? b * 1.25 : b + pad;
+    }
+    if (logY) {
+      // A log axis needs positive bounds: a bound at or below zero is left to uPlot.
+      if (lo !== null && !(lo > 0)) lo = null;
+      if (hi !== null && !(hi > 0)) hi = null;
+      if (lo !== null && hi !== null && hi <= lo) hi = null;
     }
     return { lo, hi };
   }
@@ -202,7 +208,7 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
       const keep = data[0].map((x) => x > 0);
       data = data.map((col) => col.filter((_, i) => keep[i]));
     }
-    const { lo, hi } = scalesFor(st, data);
+    const { lo, hi } = scalesFor(st, data, logY);
     const bands = groups ? groups.map((_, i) => ({ series: [1 + i * 3, 2 + i * 3], fill: alpha(groups[i].color, 0.15) })) : [];
     const key = JSON.stringify([series.map((s) => s.label + s.stroke), logX, logY, xTime, lo, hi, bands.length]);
     if (plot && key === shape) {
@@ -223,7 +229,7 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
       bands,
       scales: {
         x: { time: Boolean(xTime), distr: logX ? 3 : 1 },
-        y: { distr: logY ? 3 : 1, range: (u, min, max) => [lo ?? min, hi ?? max] },
+        y: lo === null && hi === null ? { distr: logY ? 3 : 1 } : { distr: logY ? 3 : 1, range: (u, min, max) => [lo ?? min, hi ?? max] },
       },
       axes: [
         { stroke: '#495057', grid: { stroke: '#eef0f2' }, ticks: { stroke: '#dee2e6' }, font: '11px system-ui, sans-serif', label: xLabel, labelSize: 16, labelFont: '11px system-ui, sans-serif', values: xTime ? undefined : (u, vals) => vals.map(fmtX) },
@@ -256,7 +262,7 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
     if (!rows.length) { hover.style.display = 'none'; return; }
     rows.sort((a, b) => b[0] - a[0]);
     const x = u.data[0][idx];
-    hover.replaceChildren(h('div.hover-x', xTime ? new Date(x * 1000).toLocaleString() : fmtX(x)),
+    fill(hover, h('div.hover-x', xTime ? new Date(x * 1000).toLocaleString() : fmtX(x)),
       rows.slice(0, HOVER_ROWS).map(([v, s]) => h('div.hover-row', h('span.swatch', { style: { background: s.stroke } }), h('span.hover-name', s.label), h('span.hover-val', number(v)))),
       rows.length > HOVER_ROWS ? h('div.muted.small', `+${rows.length - HOVER_ROWS} more`) : null);
     hover.style.display = 'block';
