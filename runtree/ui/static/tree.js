@@ -119,6 +119,7 @@ export function forkTree(allRuns, opts) {
 
   // Row backgrounds (hover), then edges under the bars.
   const edges = s('g', { class: 'edges' });
+  const labels = s('g', { class: 'edge-labels' });
   const bars = s('g', { class: 'bars' });
   for (const row of rows) {
     const { run, depth, children } = row;
@@ -181,18 +182,20 @@ export function forkTree(allRuns, opts) {
     if (run.parent_uid && byUid.has(run.parent_uid) && yOf.has(run.parent_uid)) {
       const py = yOf.get(run.parent_uid);
       const fx = x(run.fork_step ?? 0);
+      // The line under every label (drawn first), the label above every line: no line crosses out a label.
+      edges.append(s('g', { class: 'edge-path', 'data-child': run.uid },
+        s('path', { d: `M ${fx} ${py} L ${fx} ${y - 6} Q ${fx} ${y} ${fx + 6} ${y}`, class: 'edge-line' }),
+        s('circle', { cx: fx, cy: py, r: 3.5, class: 'fork-dot' })));
       const edge = s('g', { class: 'edge', 'data-child': run.uid, 'data-fork-step': run.fork_step });
-      edge.append(s('path', { d: `M ${fx} ${py} L ${fx} ${y - 6} Q ${fx} ${y} ${fx + 6} ${y}`, class: 'edge-line' }));
-      edge.append(s('circle', { cx: fx, cy: py, r: 3.5, class: 'fork-dot' }));
       const label = `fork @ ${run.fork_step}`;
       const w = label.length * 6.4 + 8;
       const lx = place(y - 10, fx + 5, w);
       edge.append(s('rect', { x: lx, y: y - 20, width: w, height: 14, rx: 3, class: 'edge-label-bg' }));
       edge.append(s('text', { x: lx + 4, y: y - 9.5, class: 'edge-label' }, label));
-      edges.append(edge);
+      labels.append(edge);
     }
   }
-  svg.append(bars, edges);
+  svg.append(bars, edges, labels);
   return svg;
 }
 
