@@ -4,8 +4,10 @@ Each run's history is read once for all asked keys; per key the points are downs
 runtree.server.history does (min and max per bucket, `history.pick`). With `smoothing` (0 < w < 1) the
 debiased exponential moving average (W&B's default smoother) is computed over the full-resolution
 series and sampled at the kept points, so a long run's smoothed line does not depend on the downsample.
-Every kept point carries its wall-clock time and, when asked, the value of the x-axis metric in the same
-row. Results that read many rows are kept in a small per-process cache keyed like history's.
+Values travel as 32-bit floats (7 significant digits: what a chart can show; the smoothing itself is
+computed in 64 bits). Kept points carry their wall-clock time when asked (`time`), and the value of the
+x-axis metric in the same row when one is named. Answers are kept in a small per-process cache keyed
+like history's: by the segments and the last stored row of each, so a hit is always current.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from runtree.domain.records import Segment
 from runtree.server.history import pick
 from runtree.store.base import Store
 
-CACHE_MIN_ROWS = 20_000
 CACHE_BYTES = 64 << 20
 
 
@@ -79,18 +80,22 @@ _cache = _Cache(CACHE_BYTES)
 
 
 def read_series(
-    store: Store, segments: Sequence[Segment], keys: Sequence[str], x: str | None, samples: int, smoothing: float | None
+    store: Store,
+    segments: Sequence[Segment],
+    keys: Sequence[str],
+    x: str | None,
+    samples: int,
+    smoothing: float | None,
+    with_time: bool = False,
 ) -> bytes:
-    """One run's series of `keys` as JSON: {key: {points, steps, time, values, smooth?, x?}}."""
+    """One run's series of `keys` as JSON: {key: {points, steps, values, time?, smooth?, x?}}."""
     lasts = tuple(store.last_row([seg]) for seg in segments)
-    cache_key = (store.url, tuple(segments), lasts, tuple(keys), x, samples, smoothing)
+    cache_key = (store.url, tuple(segments), lasts, tuple(keys), x, samples, smoothing, with_time)
     data = _cache.get(cache_key)
     if data is not None:
         return data
     cols: dict[str, tuple[list[int], list[float], list[float], list[float | None]]] = {k: ([], [], [], []) for k in keys}
-    n = 0
     for row in store.read_rows(segments):
-        n += 1
         step = row.get("_step")
         if type(step) is not int:
             continue
@@ -116,15 +121,16 @@ def read_series(
         entry: dict[str, Any] = {
             "points": len(steps),
             "steps": np.asarray(steps, dtype=np.int64)[idx],
-            "time": np.asarray(times, dtype=np.float64)[idx],
-            "values": vals[idx],
+            "values": vals[idx].astype(np.float32),
         }
+        if with_time:
+            entry["time"] = np.asarray(times, dtype=np.float64)[idx]
         if smoothing is not None and len(steps):
-            entry["smooth"] = ema(vals, smoothing)[idx]
+            entry["smooth"] = ema(vals, smoothing)[idx].astype(np.float32)
         if x is not None:
             entry["x"] = [xs[i] for i in idx.tolist()]
         out[k] = entry
     data = orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)  # NaN and ±inf become null: a gap in the line
-    if n >= CACHE_MIN_ROWS and len(data) <= CACHE_BYTES // 8:
+    if len(data) <= CACHE_BYTES // 8:
         _cache.put(cache_key, data)
     return data

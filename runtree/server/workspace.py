@@ -49,6 +49,7 @@ class SeriesQuery(Body):
     x: Key | None = Field(None, description="a metric whose value in the same row each point also carries (an x axis)")
     samples: int = Field(1000, ge=2, le=MAX_SAMPLES, description="points per key and run at most (min and max per bucket)")
     smoothing: float | None = Field(None, gt=0, lt=1, description="EMA weight, applied to the full-resolution series")
+    time: bool = Field(False, description="give each point's wall-clock time (_timestamp) too")
 
 
 class ImportanceQuery(Body):
@@ -85,7 +86,7 @@ def workspace_routes(store: Store) -> APIRouter:
             if not who.admin:
                 for source in sorted({s.source_uid for s in segments} - {uid}):
                     readable(who, source)
-            data = series.read_series(store, segments, body.keys, body.x, body.samples, body.smoothing)
+            data = series.read_series(store, segments, body.keys, body.x, body.samples, body.smoothing, body.time)
             parts.append(orjson.dumps(uid) + b":" + data)
         return Response(b'{"runs":{' + b",".join(parts) + b"}}", media_type="application/json")
 

@@ -93,8 +93,8 @@ export function decode(page) {
 }
 
 /** Many runs' series of `keys` at once: { uid: { key: { points, steps, time, values, smooth? } } }. */
-export const series = (uids, keys, { samples, smoothing } = {}, signal) =>
-  request('POST', '/query/series', { body: { uids, keys, samples, smoothing: smoothing || undefined }, signal }).then((d) => d.runs);
+export const series = (uids, keys, { samples, smoothing, time } = {}, signal) =>
+  request('POST', '/query/series', { body: { uids, keys, samples, smoothing: smoothing || undefined, time: time || undefined }, signal }).then((d) => d.runs);
 /** Runs a link names: by uid, else by short id (unique per project only, so maybe several). */
 export const resolve = (ref, signal) => get(`/resolve/${encodeURIComponent(ref)}`, {}, signal).then((d) => d.runs);
 const scope = (entity, project) => `/settings/workspace/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`;

@@ -7,7 +7,7 @@ import { ago, dateTime, duration, flatten, lastStep, runtime, value } from './fo
 import { parseFilter, sortRuns } from './filter.js';
 import { prefs, runColor } from './view.js';
 
-const PAGE = 200; // rows drawn at first; "show more" adds another page (a 1,000-run table stays quick)
+const PAGE = 100; // rows drawn at first; "show more" adds another page (a 1,000-run table stays quick)
 const FIXED = [
   ['state', 'State'], ['id', 'ID'], ['group', 'Group'], ['job_type', 'Job type'], ['parent', 'Parent'], ['fork_step', 'Fork step'],
   ['created_at', 'Created'], ['runtime', 'Runtime'], ['last_step', 'Last step'], ['tags', 'Tags'],

@@ -125,12 +125,14 @@ function parentsOutside(runs) {
 function runsView(body, which, who, ctx, carry) {
   const view = readView();
   let ws = null;
+  let follow = 0;
   const table = runsTable({
     base: who.base,
     view,
     compact: which === 'workspace',
     topMetrics: () => (ws ? ws.topMetrics() : topMetricsOf(table.runs, who.base)),
-    onChange: () => { writeView(view); carry(); ws?.shownChanged(); },
+    // The table answers each keystroke at once; the panels follow when the typing pauses.
+    onChange: () => { writeView(view); carry(); clearTimeout(follow); follow = setTimeout(() => ws?.shownChanged(), 150); },
   });
   if (which === 'workspace') ws = workspaceView(body, table, view, who, ctx);
   else fill(body, h('div.runs-page', table.el));

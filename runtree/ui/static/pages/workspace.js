@@ -10,7 +10,7 @@ import { ema, legendText, linePanelChart, stepMetricOf, xsOf, align } from '../p
 import { sweepSection } from '../panels/sweep.js';
 import { prefs, runColor, writeView } from '../view.js';
 
-const SAMPLES = 1000; // points per run and metric: two per pixel column of a wide panel
+const SAMPLES = 600; // points per run and metric (min and max per bucket): about one per pixel column of a panel
 const BATCH_RUNS = 25; // runs per series request
 const PARALLEL = 3; // series requests in flight
 const LINE_DEFAULTS = { smooth: '0', x: 'default', logx: '', logy: '', outliers: '', ymin: '', ymax: '', max: '100', legend: '', band: 'minmax' };
@@ -104,7 +104,7 @@ export function workspaceView(body, table, view, who, ctx) {
     clearTimeout(settle);
     settle = setTimeout(() => fetchSmoothed(), 400);
   });
-  xSel.addEventListener('change', () => { onSetting('x', xSel.value === 'default' ? '' : xSel.value); wantAxis(); });
+  xSel.addEventListener('change', () => { onSetting('x', xSel.value === 'default' ? '' : xSel.value); wantAxis(); fetchShown(); });
   logx.addEventListener('change', () => onSetting('logx', logx.checked ? '1' : ''));
   logy.addEventListener('change', () => onSetting('logy', logy.checked ? '1' : ''));
   outliers.addEventListener('change', () => onSetting('outliers', outliers.value));
@@ -114,6 +114,11 @@ export function workspaceView(body, table, view, who, ctx) {
   }
 
   // -- panels --------------------------------------------------------------------------------------------------
+  // Two watchers: a panel's series are fetched a little before it scrolls into view; it is drawn only in view
+  // (a setting changed redraws the panels on screen at once, the others as they come into view).
+  const near = new IntersectionObserver((entries) => {
+    for (const e of entries) if (e.isIntersecting) want(e.target.dataset.key);
+  }, { rootMargin: '600px' });
   const seen = new IntersectionObserver((entries) => {
     for (const e of entries) {
       const p = panels.get(e.target.dataset.key);
@@ -121,8 +126,8 @@ export function workspaceView(body, table, view, who, ctx) {
       p.visible = e.isIntersecting;
       if (e.isIntersecting) { want(p.key); if (p.dirty) queueDraw(); }
     }
-  }, { rootMargin: '400px' });
-  ctx.signal.addEventListener('abort', () => seen.disconnect());
+  });
+  ctx.signal.addEventListener('abort', () => { seen.disconnect(); near.disconnect(); });
 
   function makePanel(key) {
     const holder = h('div.panel-chart');
@@ -189,7 +194,7 @@ export function workspaceView(body, table, view, who, ctx) {
         if (Object.keys(next).length) layout.panel[key] = next; else delete layout.panel[key];
         save();
         box.remove();
-        if (next.x && next.x !== 'default') want(next.x);
+        if (next.x && !['default', '_step', 'wall', 'relative'].includes(next.x)) want(next.x); else fetchShown();
         p.dirty = true;
         queueDraw();
       } }, 'Apply'),
@@ -237,6 +242,7 @@ export function workspaceView(body, table, view, who, ctx) {
         p.card.dataset.size = String(layout.size[k] || 1);
         grid.append(p.card);
         seen.observe(p.card);
+        near.observe(p.card);
       }
       els.push(h('section.ws-section', { 'data-section': name },
         h('h2.section-title', h('button.section-toggle', { type: 'button', 'aria-expanded': String(open), onclick: () => toggle('closed', name) }, open ? '▾ ' : '▸ ', name), h('span.muted.small', ` ${ks.length} panel${ks.length === 1 ? '' : 's'}`)),
@@ -264,6 +270,9 @@ export function workspaceView(body, table, view, who, ctx) {
     for (const k of wanted) { const s = stepMetricOf(defs, k); if (s) out.add(s); }
     return out;
   }
+  const TIME_AXES = new Set(['wall', 'relative']);
+  /** Whether some panel's x axis is wall or relative time: then series carry their timestamps. */
+  const needTime = () => TIME_AXES.has(view.x) || Object.values(layout.panel).some((p) => TIME_AXES.has(p.x));
   function want(key) {
     if (!wanted.has(key)) { wanted.add(key); fetchShown(); }
   }
@@ -283,10 +292,11 @@ export function workspaceView(body, table, view, who, ctx) {
       });
     async function run() {
       for (const k of axisKeys()) wanted.add(k);
+      const time = needTime();
       const todo = [];
       for (const r of shownRuns()) {
         const have = cache.get(r.uid);
-        const missing = [...wanted].filter((k) => !(have && have.has(k)) && !inflight.has(`${r.uid} ${k}`));
+        const missing = [...wanted].filter((k) => !(have && have.has(k) && (!time || have.get(k).time)) && !inflight.has(`${r.uid} ${k}`));
         if (missing.length) todo.push([r.uid, missing]);
       }
       if (!todo.length) return;
@@ -302,10 +312,10 @@ export function workspaceView(body, table, view, who, ctx) {
           const [uids, ks] = jobs[next++];
           for (const u of uids) for (const k of ks) inflight.add(`${u} ${k}`);
           try {
-            const got = await api.series(uids, ks.slice(0, 32), { samples: SAMPLES }, ctx.signal);
+            const got = await api.series(uids, ks.slice(0, 32), { samples: SAMPLES, time }, ctx.signal);
             for (const [uid, byKey] of Object.entries(got)) {
               if (!cache.has(uid)) cache.set(uid, new Map());
-              for (const k of ks) cache.get(uid).set(k, byKey[k] || empty());
+              for (const k of ks) cache.get(uid).set(k, byKey[k] || empty(time));
             }
           } finally {
             for (const u of uids) for (const k of ks) inflight.delete(`${u} ${k}`);
@@ -516,7 +526,7 @@ export function topMetricsOf(runs, base) {
   return displayOrder(metricsOf(runs), normalize(prefs.get(`runtree.workspace.${base}`, null))).slice(0, 4);
 }
 
-function empty() { return { points: 0, steps: [], time: [], values: [] }; }
+function empty(time) { return { points: 0, steps: [], values: [], time: time ? [] : undefined }; }
 function smoothLabel(v) { return Number(v) > 0 ? Number(v).toFixed(2) : 'off'; }
 function axisName(axis) { return axis === 'wall' ? 'wall time' : axis === 'relative' ? 'relative time' : axis; }
 function safeJson(text) { try { return JSON.parse(text); } catch { return null; } }

@@ -8,7 +8,7 @@ import { fill, h } from '../dom.js';
 import { duration, number } from '../format.js';
 
 const uPlot = window.uPlot;
-const MAX_X = 4000; // distinct x values a panel keeps; beyond that x is cut into this many columns
+const MAX_X = 1500; // distinct x values a panel keeps; beyond that x is cut into this many columns (about 2 per pixel)
 const HOVER_ROWS = 10;
 
 /** The debiased exponential moving average (W&B's and TensorBoard's default), nulls kept as gaps. */
@@ -51,6 +51,7 @@ function interpolate(xs, ys, x) {
 
 /** x values of one run's series `s` for the axis `axis` ('_step', 'wall', 'relative', or a metric with its series `ref`). */
 export function xsOf(s, axis, ref) {
+  if ((axis === 'wall' || axis === 'relative') && !s.time) return s.steps.map(() => null); // timestamps on their way
   if (axis === 'wall') return s.time;
   if (axis === 'relative') {
     const t0 = s.time.find((t) => t !== null);
@@ -71,19 +72,15 @@ function percentile(sorted, p) {
   return sorted[i];
 }
 
-/**
- * Align lines with different x values onto one x array (uPlot's data layout). lines: [{ xs, ys: [arrays...] }].
- * Returns [xs, ...ys arrays]; more than MAX_X distinct x values are cut into MAX_X columns.
- */
-export function align(lines) {
+/** Where each point of each line goes on one shared x array: { xs, pos: [index per point, -1 for none] }. */
+export function xLayout(xsList) {
   const all = new Set();
-  for (const l of lines) for (const x of l.xs) if (x !== null && Number.isFinite(x)) all.add(x);
+  for (const xs of xsList) for (const x of xs) if (x !== null && Number.isFinite(x)) all.add(x);
   let xs = [...all].sort((a, b) => a - b);
   let posOf;
   if (xs.length > MAX_X) {
     const lo = xs[0];
-    const hi = xs[xs.length - 1];
-    const w = (hi - lo) / MAX_X || 1;
+    const w = (xs[xs.length - 1] - lo) / MAX_X || 1;
     const cols = new Map();
     for (const x of xs) { const c = Math.min(MAX_X - 1, Math.floor((x - lo) / w)); if (!cols.has(c)) cols.set(c, x); }
     const keys = [...cols.keys()].sort((a, b) => a - b);
@@ -94,15 +91,32 @@ export function align(lines) {
     const index = new Map(xs.map((x, i) => [x, i]));
     posOf = (x) => index.get(x);
   }
-  const out = [xs];
-  for (const l of lines) {
-    const pos = l.xs.map((x) => (x === null || !Number.isFinite(x) ? -1 : posOf(x)));
-    for (const ys of l.ys) {
-      const col = new Array(xs.length).fill(null);
-      for (let i = 0; i < pos.length; i++) if (pos[i] >= 0 && ys[i] !== null && ys[i] !== undefined) col[pos[i]] = ys[i];
-      out.push(col);
-    }
+  return { xs, pos: xsList.map((l) => l.map((x) => (x === null || !Number.isFinite(x) ? -1 : posOf(x)))) };
+}
+
+/** One line's y values spread over the shared x array (null where it has no point). */
+function spread(layout, pos, ys) {
+  const col = new Array(layout.xs.length).fill(null);
+  for (let i = 0; i < pos.length; i++) if (pos[i] >= 0 && ys[i] !== null && ys[i] !== undefined) col[pos[i]] = ys[i];
+  return col;
+}
+
+/**
+ * Align lines with different x values onto one x array (uPlot's data layout). lines: [{ xs, ys: [arrays...] }].
+ * Returns [xs, ...ys arrays]; more than MAX_X distinct x values are cut into MAX_X columns. `cache` (an object
+ * kept by the caller) reuses the layout while the lines' x arrays are the same ones (a smoothing change).
+ */
+export function align(lines, cache = null) {
+  let layout;
+  const refs = lines.map((l) => l.xs);
+  if (cache && cache.refs && cache.refs.length === refs.length && cache.refs.every((r, i) => r === refs[i])) {
+    layout = cache.layout;
+  } else {
+    layout = xLayout(refs);
+    if (cache) { cache.refs = refs; cache.layout = layout; }
   }
+  const out = [layout.xs];
+  lines.forEach((l, i) => { for (const ys of l.ys) out.push(spread(layout, layout.pos[i], ys)); });
   return out;
 }
 
@@ -113,7 +127,10 @@ function ySize(lo, hi, data) {
   if (min === null || max === null) {
     let a = Infinity;
     let b = -Infinity;
-    for (let i = 1; i < data.length; i++) for (const v of data[i]) if (v !== null && Number.isFinite(v)) { if (v < a) a = v; if (v > b) b = v; }
+    for (let i = 1; i < data.length; i++) {
+      const col = data[i];
+      for (let j = 0; j < col.length; j++) { const v = col[j]; if (v !== null && v < a) a = v; if (v !== null && v > b) b = v; }
+    }
     if (min === null) min = a;
     if (max === null) max = b;
   }
@@ -147,21 +164,36 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
   const hover = h('div.hover-card');
   el.classList.add('line-panel-chart');
   el.append(hover);
-  let labels = [];
+  const alignCache = {};
 
+  /** The y bounds asked for: typed ones, else (outliers clipped) the percentiles of a sample of the values. */
   function scalesFor(st, data, logY) {
-    const ys = [];
-    for (let i = 1; i < data.length; i++) for (const v of data[i]) if (v !== null && Number.isFinite(v)) ys.push(v);
-    ys.sort((a, b) => a - b);
     let lo = st.ymin !== '' && st.ymin !== undefined && st.ymin !== null ? Number(st.ymin) : null;
     let hi = st.ymax !== '' && st.ymax !== undefined && st.ymax !== null ? Number(st.ymax) : null;
-    if (st.outliers && ys.length > 10) {
-      const p = Number(st.outliers) || 5;
-      const a = percentile(ys, p);
-      const b = percentile(ys, 100 - p);
-      const pad = (b - a) * 0.1 || Math.abs(a) * 0.1 || 1;
-      if (lo === null) lo = logY ? a / 1.25 : a - pad;
-      if (hi === null) hi = logY ? b * 1.25 : b + pad;
+    if (Number.isNaN(lo)) lo = null;
+    if (Number.isNaN(hi)) hi = null;
+    if (st.outliers && (lo === null || hi === null)) {
+      let total = 0;
+      for (let i = 1; i < data.length; i++) total += data[i].length;
+      const stride = Math.max(1, Math.floor(total / 20000)); // percentiles of at most ~20,000 values
+      const ys = [];
+      let k = 0;
+      for (let i = 1; i < data.length; i++) {
+        const col = data[i];
+        for (let j = 0; j < col.length; j++) {
+          const v = col[j];
+          if (v !== null && Number.isFinite(v) && (k++ % stride === 0)) ys.push(v);
+        }
+      }
+      ys.sort((a, b) => a - b);
+      if (ys.length > 10) {
+        const p = Number(st.outliers) || 5;
+        const a = percentile(ys, p);
+        const b = percentile(ys, 100 - p);
+        const pad = (b - a) * 0.1 || Math.abs(a) * 0.1 || 1;
+        if (lo === null) lo = logY ? a / 1.25 : a - pad;
+        if (hi === null) hi = logY ? b * 1.25 : b + pad;
+      }
     }
     if (logY) {
       // A log axis needs positive bounds: a bound at or below zero is left to uPlot.
@@ -175,7 +207,6 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
   function draw({ lines, groups, settings: st, xLabel, xTime, xRelative }) {
     const series = [];
     const parts = [];
-    labels = [];
     const smoothing = Number(st.smooth) > 0;
     if (groups) {
       for (const g of groups) {
@@ -200,7 +231,7 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
         }
       }
     }
-    let data = align(parts);
+    let data = align(parts, alignCache);
     const logX = st.logx === '1';
     const logY = st.logy === '1';
     if (logY) for (let i = 1; i < data.length; i++) data[i] = data[i].map((v) => (v !== null && v > 0 ? v : null));
