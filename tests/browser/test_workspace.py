@@ -107,7 +107,7 @@ def test_panels_are_searched_pinned_hidden_and_reordered_and_the_layout_is_kept(
     expect(page.locator('section.panel[data-key="train/acc"]')).to_have_count(0)
     expect(page.locator(".ws-hidden")).to_contain_text("train/acc")
     # Drag lr onto epoch: lr now comes after... the dropped panel takes the target's place.
-    page.locator('section.panel[data-key="epoch"]').drag_to(page.locator('section.panel[data-key="lr"]'))
+    page.locator('section.panel[data-key="epoch"] .panel-head').drag_to(page.locator('section.panel[data-key="lr"]'))
     expect(page.locator('.ws-section[data-section="Charts"] section.panel').first).to_have_attribute("data-key", "epoch")
     _panel(page, "lr").get_by_role("button", name="resize lr").click()
     expect(page.locator('section.panel[data-key="lr"]')).to_have_attribute("data-size", "2")
@@ -277,7 +277,36 @@ def test_grouped_panels_draw_a_mean_with_a_band(page: Page, sweep_server: UiServ
     assert _query(page)["band"] == "std"
     page.get_by_label("group runs by").select_option("config:lr")
     expect(loss.locator(".panel-sub")).to_contain_text("3 groups")
-    page.evaluate("localStorage.clear()")
+
+    # Seeds of one setting collapse into one line; a group expanded in the table shows its runs too.
+    page.get_by_label("group runs by").select_option("settings")
+    expect(loss.locator(".panel-sub")).to_contain_text("18 groups")  # 3 optimizers x 2 batch sizes x 3 lrs
+    page.locator("tr.group-row").first.get_by_role("button").click()
+    expect(loss).to_have_attribute("data-members", "2")  # its two seeds
+
+
+def test_a_zoom_is_part_of_the_view(page: Page, sweep_server: UiServer) -> None:
+    _open(page, sweep_server, "?f=group%20%3D%20grid")
+    loss = _panel(page, "train/loss")
+    expect(loss).to_have_attribute("data-lines", "36")
+    box = loss.locator(".u-over").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.mouse.up()
+    expect(loss).to_have_attribute("data-zoomed", "1")
+    zoom = _query(page)["zoom"]
+    assert "train/loss" in zoom
+    page.goto(page.url)  # a shared link shows the same zoom
+    loss = _panel(page, "train/loss")
+    expect(loss).to_have_attribute("data-zoomed", "1")
+    box = loss.locator(".u-over").bounding_box()
+    assert box is not None
+    page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(loss).not_to_have_attribute("data-zoomed", "1")
+    assert "zoom" not in _query(page)
 
 
 def test_sweep_panels_brush_filter_importance_and_scatter(page: Page, sweep_server: UiServer) -> None:

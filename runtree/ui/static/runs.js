@@ -146,7 +146,8 @@ export function runsTable(opts) {
       h('div.menu-title', 'Summary'), sumKeys.map((k) => box(`summary:${k}`, k)),
       h('button.btn.small', { type: 'button', onclick: () => { view.cols = ''; setColumns(defaults()); view.cols = ''; } }, 'Reset to defaults'));
     const keep = groupSel.value || view.rgroup || '';
-    fill(groupSel, h('option', { value: '' }, 'none'), h('option', { value: 'group' }, 'group'), h('option', { value: 'job_type' }, 'job_type'),
+    fill(groupSel, h('option', { value: '' }, 'none'), h('option', { value: 'settings', title: 'every config key that varies, except seeds: the seeds of one setting become one group' }, 'setting (all but seed)'),
+      h('option', { value: 'group' }, 'group'), h('option', { value: 'job_type' }, 'job_type'),
       h('option', { value: 'tags' }, 'tag'), cfgKeys.map((k) => h('option', { value: `config:${k}` }, k)));
     groupSel.value = keep;
   }
@@ -264,6 +265,7 @@ export function runsTable(opts) {
           h('td.name.sticky', { colSpan: 1 }, h('button.group-toggle', { type: 'button', 'aria-expanded': String(open), 'aria-label': `${open ? 'collapse' : 'expand'} group ${g.label}`, onclick: () => {
             if (openGroups.has(g.label)) openGroups.delete(g.label); else openGroups.add(g.label);
             drawBody();
+            opts.onChange?.('group-open');
           } }, open ? '▾' : '▸'), h('span.swatch', { style: { background: g.color } }), h('strong', g.label), h('span.muted', ` ${g.runs.length} run${g.runs.length === 1 ? '' : 's'}`)),
           columns().map((c) => {
             const nums = g.runs.map((r) => cell(r, c)).filter((v) => typeof v === 'number');
@@ -284,7 +286,11 @@ export function runsTable(opts) {
 
   /** Visible runs by the group-by key: [{ label, runs, color }], in the table's order of first appearance. */
   function groupsOf(rows = visible()) {
-    const keys = groupKeys();
+    let keys = groupKeys();
+    if (keys[0] === 'settings') {
+      const cfgKeys = unionKeys(runs.map((r) => configOf.get(r.uid)));
+      keys = cfgKeys.filter((k) => !/(^|[._])seed$/i.test(k) && spread(runs.map((r) => configOf.get(r.uid)?.[k])) > 0).map((k) => `config:${k}`);
+    }
     const map = new Map();
     for (const r of rows) {
       const label = keys.map((k) => `${k.replace(/^config:/, '')}=${value(groupValue(r, k))}`).join(' ');
@@ -322,6 +328,8 @@ export function runsTable(opts) {
     /** Runs the panels draw: visible, not hidden by the eye, and only the selected ones when asked. */
     shown() { return visible().filter((r) => !hidden.has(r.uid) && (view.only !== '1' || sel.has(r.uid))); },
     groups: (rows) => (groupKeys().length ? groupsOf(rows) : null),
+    /** Whether a group's rows are expanded in the table (the panels then draw its runs too). */
+    isOpen: (label) => openGroups.has(label),
     selected: () => runs.filter((r) => sel.has(r.uid)),
     config: (uid) => configOf.get(uid) || {},
     summary: (uid) => summaryOf.get(uid) || {},

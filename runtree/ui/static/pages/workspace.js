@@ -80,6 +80,7 @@ export function workspaceView(body, table, view, who, ctx) {
   const panelsCol = h('div.ws-panels', sweep.el, sections, hiddenBox);
   fill(body, h('div.workspace', { 'data-testid': 'workspace' }, toolbar, h('div.ws-body', h('aside.ws-table', table.el), panelsCol)));
 
+  const zooms = () => { const z = view.zoom ? safeJson(view.zoom) : null; return z && typeof z === 'object' ? z : {}; };
   const lineSettings = () => Object.fromEntries(LINE_KEYS.map((k) => [k, view[k] ?? LINE_DEFAULTS[k]]));
   const settingsFor = (key) => ({ ...lineSettings(), ...(layout.panel[key] || {}) });
   const save = () => {
@@ -134,8 +135,9 @@ export function workspaceView(body, table, view, who, ctx) {
     const title = h('span.panel-title', key);
     const sub = h('span.muted.small.panel-sub');
     const btn = (label, text, onclick, cls = '') => h(`button.icon-btn${cls}`, { type: 'button', title: text, 'aria-label': `${text} ${key}`, onclick }, label);
-    const card = h('section.card.panel', { 'data-key': key, draggable: true },
-      h('div.panel-head', title, sub, h('div.grow'),
+    // Dragged by its title bar (a drag across the chart zooms).
+    const card = h('section.card.panel', { 'data-key': key },
+      h('div.panel-head', { draggable: true, title: 'drag to move the panel' }, title, sub, h('div.grow'),
         btn('★', 'pin', () => toggle('pinned', key), '.pin'),
         btn('⚙', 'panel settings', () => editPanel(key)),
         btn('link', 'copy link to', () => copyLink(key)),
@@ -156,7 +158,12 @@ export function workspaceView(body, table, view, who, ctx) {
       layoutPanels();
     });
     const p = { key, card, holder, sub, chart: null, dirty: true, visible: false };
-    p.chart = linePanelChart(holder, { height: 200 });
+    p.chart = linePanelChart(holder, {
+      height: 200,
+      // A zoom (drag across the panel) is part of the view: in the URL, undone by a double-click.
+      onZoom: (min, max) => { view.zoom = JSON.stringify({ ...zooms(), [key]: [min, max] }); writeView(view); card.dataset.zoomed = '1'; },
+      onReset: () => { const z = zooms(); delete z[key]; view.zoom = Object.keys(z).length ? JSON.stringify(z) : ''; writeView(view); delete card.dataset.zoomed; p.dirty = true; queueDraw(); },
+    });
     panels.set(key, p);
     return p;
   }
@@ -396,9 +403,12 @@ export function workspaceView(body, table, view, who, ctx) {
       lines.push({ uid: r.uid, label: legendText(st.legend, r, table.config(r.uid), table.summary(r.uid)), color: runColor(r.uid), xs, raw: s.values, smooth });
     }
     let groupLines = null;
+    let members = [];
     if (groups) {
       const inShown = new Map(lines.map((l) => [l.uid, l]));
       groupLines = groups.map((g) => aggregate(g, g.runs.map((r) => inShown.get(r.uid)).filter(Boolean), st.band)).filter((g) => g.xs.length);
+      // A group expanded in the table shows its runs too, faint, behind the mean.
+      for (const g of groups) if (table.isOpen(g.label)) members.push(...g.runs.map((r) => inShown.get(r.uid)).filter(Boolean));
     }
     p.sub.textContent = `${groups ? `${groupLines.length} groups · ` : ''}${lines.length} run${lines.length === 1 ? '' : 's'}${axis !== '_step' ? ` · x: ${axisName(axis)}` : ''}${loaded < shown.length ? ' · loading…' : ''}`;
     p.card.dataset.lines = String(lines.length);
@@ -410,7 +420,10 @@ export function workspaceView(body, table, view, who, ctx) {
       return;
     }
     delete p.holder.dataset.empty;
-    p.chart.draw({ lines: groups ? [] : lines, groups: groupLines, settings: st, xLabel: axisName(axis), xTime: axis === 'wall', xRelative: axis === 'relative' });
+    const zoom = zooms()[p.key] || null;
+    p.card.dataset.members = String(members.length);
+    if (zoom) p.card.dataset.zoomed = '1'; else delete p.card.dataset.zoomed;
+    p.chart.draw({ lines: groups ? members : lines, groups: groupLines, settings: st, xLabel: axisName(axis), xTime: axis === 'wall', xRelative: axis === 'relative', zoom });
   }
 
   function aggregate(g, members, bandKind) {

@@ -158,7 +158,7 @@ export function legendText(template, run, cfg, sum) {
  * xs, raw, smooth }] (raw: y values; smooth: the smoothed ones or null); groups: [{ label, color, xs, mean,
  * lo, hi }] or null.
  */
-export function linePanelChart(el, { height = 220, onZoom } = {}) {
+export function linePanelChart(el, { height = 220, onZoom, onReset } = {}) {
   let plot = null;
   let shape = '';
   const hover = h('div.hover-card');
@@ -204,7 +204,7 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
     return { lo, hi };
   }
 
-  function draw({ lines, groups, settings: st, xLabel, xTime, xRelative }) {
+  function draw({ lines, groups, settings: st, xLabel, xTime, xRelative, zoom }) {
     const series = [];
     const parts = [];
     const smoothing = Number(st.smooth) > 0;
@@ -242,8 +242,10 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
     const { lo, hi } = scalesFor(st, data, logY);
     const bands = groups ? groups.map((_, i) => ({ series: [1 + i * 3, 2 + i * 3], fill: alpha(groups[i].color, 0.15) })) : [];
     const key = JSON.stringify([series.map((s) => s.label + s.stroke), logX, logY, xTime, lo, hi, bands.length]);
+    const applyZoom = () => { if (zoom && Number.isFinite(zoom[0]) && Number.isFinite(zoom[1]) && zoom[1] > zoom[0]) plot.setScale('x', { min: zoom[0], max: zoom[1] }); };
     if (plot && key === shape) {
-      plot.setData(data);
+      plot.setData(data, !zoom);
+      applyZoom();
       return;
     }
     shape = key;
@@ -255,7 +257,10 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
       height,
       pxAlign: 0,
       legend: { show: false },
-      cursor: { drag: { x: true, y: false, setScale: true }, focus: { prox: 24 }, points: { size: 5 } },
+      cursor: {
+        drag: { x: true, y: false, setScale: true }, focus: { prox: 24 }, points: { size: 5 },
+        bind: { dblclick: (u, targ, handler) => (e) => { onReset?.(); return handler(e); } },
+      },
       focus: { alpha: 0.3 },
       bands,
       scales: {
@@ -277,6 +282,7 @@ export function linePanelChart(el, { height = 220, onZoom } = {}) {
         draw: [() => { el.dataset.draws = String(Number(el.dataset.draws || 0) + 1); }],
       },
     }, data, el);
+    applyZoom();
     el.dataset.series = String(series.filter((s) => s.main).length);
   }
 
