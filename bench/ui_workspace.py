@@ -36,8 +36,28 @@ from runtree.domain import lineage
 from runtree.domain.records import FINISHED, RunRecord
 from runtree.store import open_store
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
-METRICS = ["train/loss", "train/acc", "train/lr", "train/grad_norm", "val/loss", "val/acc", "val/f1", "val/auc", "sys/throughput", "sys/mem", "loss", "acc"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+METRICS = [
+    "train/loss",
+    "train/acc",
+    "train/lr",
+    "train/grad_norm",
+    "val/loss",
+    "val/acc",
+    "val/f1",
+    "val/auc",
+    "sys/throughput",
+    "sys/mem",
+    "loss",
+    "acc",
+]
 
 
 def make_workspace(store_dir: Path, runs: int, steps: int) -> None:
@@ -57,16 +77,41 @@ def make_workspace(store_dir: Path, runs: int, steps: int) -> None:
                 for k, m in enumerate(METRICS):
                     row[m] = loss * (1 + k / 10) if "loss" in m else 1 - loss / (2 + k) + 0.01 * rnd.random()
                 rows.append((s, t0 + i * 600 + s, row))
-            rec = RunRecord(uid=uid, entity="bench", project="ws", id=f"w{i:07d}", name=f"run-{i:03d}", state=FINISHED, created_at=t0 + i * 600,
-                            config=cfg, summary={k: v for k, v in rows[-1][2].items() if not k.startswith("_")}, last_step=steps - 1)  # fmt: skip
+            rec = RunRecord(
+                uid=uid,
+                entity="bench",
+                project="ws",
+                id=f"w{i:07d}",
+                name=f"run-{i:03d}",
+                state=FINISHED,
+                created_at=t0 + i * 600,
+                config=cfg,
+                summary={k: v for k, v in rows[-1][2].items() if not k.startswith("_")},
+                last_step=steps - 1,
+            )
             store.create_run(rec, lineage.new_run(uid))
             store.append_rows(uid, 0, rows)
         for i in range(1000):
             uid = f"{0xF0000000 + i:032x}"
-            cfg = {"lr": 10 ** rnd.uniform(-5, -2), "optimizer": rnd.choice(["adam", "sgd", "lion"]), "width": rnd.choice([64, 128, 256]), "seed": i}
+            cfg = {
+                "lr": 10 ** rnd.uniform(-5, -2),
+                "optimizer": rnd.choice(["adam", "sgd", "lion"]),
+                "width": rnd.choice([64, 128, 256]),
+                "seed": i,
+            }
             rows = [(s, t0 + s, {"_step": s, "loss": 1.0 / (1 + s) + rnd.random(), "acc": rnd.random()}) for s in range(3)]
-            rec = RunRecord(uid=uid, entity="bench", project="thousand", id=f"k{i:07d}", name=f"trial-{i:04d}-{cfg['optimizer']}", state=FINISHED,
-                            created_at=t0 + i, config=cfg, summary=dict(rows[-1][2]), last_step=2)  # fmt: skip
+            rec = RunRecord(
+                uid=uid,
+                entity="bench",
+                project="thousand",
+                id=f"k{i:07d}",
+                name=f"trial-{i:04d}-{cfg['optimizer']}",
+                state=FINISHED,
+                created_at=t0 + i,
+                config=cfg,
+                summary=dict(rows[-1][2]),
+                last_step=2,
+            )
             store.create_run(rec, lineage.new_run(uid))
             store.append_rows(uid, 0, rows)
     finally:
@@ -136,7 +181,10 @@ def main() -> None:
     store_dir = Path(tmp.name)
     t = time.perf_counter()
     make_workspace(store_dir, a.runs, a.steps)
-    print(f"made {a.runs} runs x {len(METRICS)} metrics x {a.steps} steps and a 1,000-run project in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    print(
+        f"made {a.runs} runs x {len(METRICS)} metrics x {a.steps} steps and a 1,000-run project in {time.perf_counter() - t:.1f}s",
+        file=sys.stderr,
+    )
     server, url = serve(store_dir)
     try:
         with sync_playwright() as pw:
@@ -153,7 +201,10 @@ def main() -> None:
                 page.wait_for_function(ALL_DRAWN, arg=a.runs, timeout=120_000, polling="raf")
                 warms.append(float(page.evaluate("window.__allMs")))
                 print(f"warm: {warms[-1]:.0f} ms", file=sys.stderr)
-            smooth = [float(page.evaluate(NEXT_FRAME, ["input[aria-label=smoothing]", str(v)])) for v in (0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)]
+            smooth = [
+                float(page.evaluate(NEXT_FRAME, ["input[aria-label=smoothing]", str(v)]))
+                for v in (0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
+            ]
             print(f"smoothing: {[round(x) for x in smooth]} ms", file=sys.stderr)
             context.close()
 
@@ -179,12 +230,18 @@ def main() -> None:
         server.wait(15)
         tmp.cleanup()
     warm = statistics.median(warms) if warms else float("nan")
-    print(f"workspace, {a.runs} runs x 12 metrics x {a.steps} steps: all panels drawn {cold:.0f} ms cold {verdict(cold <= 1500)}, "
-          f"{warm:.0f} ms warm (median of {len(warms)}) {verdict(warm <= 500)}")  # fmt: skip
-    print(f"smoothing slider, every visible panel redrawn: median {statistics.median(smooth):.0f} ms, max {max(smooth):.0f} ms "
-          f"{verdict(statistics.median(smooth) <= 100)}")  # fmt: skip
-    print(f"1,000-run table search: median {statistics.median(keys):.0f} ms per keystroke, max {max(keys):.0f} ms {verdict(max(keys) < 100)}; "
-          f"panels draw {lines} runs (the table's top 100)")  # fmt: skip
+    print(
+        f"workspace, {a.runs} runs x 12 metrics x {a.steps} steps: all panels drawn {cold:.0f} ms cold {verdict(cold <= 1500)}, "
+        f"{warm:.0f} ms warm (median of {len(warms)}) {verdict(warm <= 500)}"
+    )
+    print(
+        f"smoothing slider, every visible panel redrawn: median {statistics.median(smooth):.0f} ms, max {max(smooth):.0f} ms "
+        f"{verdict(statistics.median(smooth) <= 100)}"
+    )
+    print(
+        f"1,000-run table search: median {statistics.median(keys):.0f} ms per keystroke, max {max(keys):.0f} ms "
+        f"{verdict(max(keys) < 100)}; panels draw {lines} runs (the table's top 100)"
+    )
 
 
 if __name__ == "__main__":

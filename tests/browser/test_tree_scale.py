@@ -26,8 +26,18 @@ def _make(directory: Path) -> None:
         nonlocal n
         n += 1
         uid = f"{n:032x}"
-        rec = RunRecord(uid=uid, entity="tester", project="big", id=f"t{n:07d}", name=name, state=FINISHED, created_at=1000.0 + n,
-                        parent_uid=None if parent is None else parent.uid, fork_step=at, last_step=last)  # fmt: skip
+        rec = RunRecord(
+            uid=uid,
+            entity="tester",
+            project="big",
+            id=f"t{n:07d}",
+            name=name,
+            state=FINISHED,
+            created_at=1000.0 + n,
+            parent_uid=None if parent is None else parent.uid,
+            fork_step=at,
+            last_step=last,
+        )
         segs = lineage.new_run(uid) if parent is None or at is None else lineage.fork(store.read_segments(parent.uid), at, uid, None)
         store.create_run(rec, segs)
         first = 0 if at is None else at + 1

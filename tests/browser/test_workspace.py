@@ -4,10 +4,9 @@ table for real use, views in the URL, grouping and the sweep panels."""
 from __future__ import annotations
 
 import re
-
-import httpx
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import VIEWPORT, UiServer, snapshot
@@ -94,7 +93,9 @@ def test_filter_comparisons_drive_table_and_panels(page: Page, sweep_server: UiS
     expect(page.locator(".filter-error")).to_contain_text("cannot read")
 
 
-def test_panels_are_searched_pinned_hidden_and_reordered_and_the_layout_is_kept(page: Page, browser: Browser, sweep_server: UiServer) -> None:
+def test_panels_are_searched_pinned_hidden_and_reordered_and_the_layout_is_kept(
+    page: Page, browser: Browser, sweep_server: UiServer
+) -> None:
     _open(page, sweep_server)
     page.get_by_label("search panels").fill("^val/")
     expect(page.locator("section.panel[data-key]")).to_have_count(2)
@@ -223,7 +224,9 @@ def test_runs_table_defaults_sticky_name_empty_last_groups_and_column_changes(pa
     page.evaluate("localStorage.clear()")
 
 
-def test_views_live_in_the_url_back_restores_the_table_and_links_resolve(page: Page, browser: Browser, sweep_server: UiServer, sweep_project: Project) -> None:
+def test_views_live_in_the_url_back_restores_the_table_and_links_resolve(
+    page: Page, browser: Browser, sweep_server: UiServer, sweep_project: Project
+) -> None:
     _open(page, sweep_server)
     page.get_by_label("filter runs").fill("optimizer = lion")
     page.locator('table.runs thead th[data-col="config:lr"]').click()

@@ -87,7 +87,13 @@ def make_project(directory: Path, entity: str = "tester", project: str = "sweep"
         uid = f"{n:08x}" + "0" * 24
         rid = f"r{n:07d}"
         uids[name], ids[name] = uid, rid
-        base = {"state": FINISHED, "created_at": t0 + n * 60, "updated_at": t0 + n * 60, "heartbeat_at": t0 + n * 60 + 150, "finished_at": t0 + n * 60 + 150}
+        base = {
+            "state": FINISHED,
+            "created_at": t0 + n * 60,
+            "updated_at": t0 + n * 60,
+            "heartbeat_at": t0 + n * 60 + 150,
+            "finished_at": t0 + n * 60 + 150,
+        }
         base.update(kw)
         return RunRecord(uid=uid, entity=entity, project=project, id=rid, name=name, metric_defs=DEFS, **base)
 
@@ -101,24 +107,40 @@ def make_project(directory: Path, entity: str = "tester", project: str = "sweep"
             cfg = {"optimizer": "adam", "batch_size": 32, "lr": 1e-3 / (2**d), "seed": 0, "model": {"depth": 4}, "data": {"augment": True}}
             parent = chain[-1] if chain else None
             fork_step = None if parent is None else first - 1
-            rec = new(f"chain-{d}", config=cfg, group="chain", job_type="finetune" if d else "train", tags=("chain",),
-                      parent_uid=None if parent is None else parent.uid, fork_step=fork_step)  # fmt: skip
+            rec = new(
+                f"chain-{d}",
+                config=cfg,
+                group="chain",
+                job_type="finetune" if d else "train",
+                tags=("chain",),
+                parent_uid=None if parent is None else parent.uid,
+                fork_step=fork_step,
+            )
             segs = lineage.new_run(rec.uid) if parent is None else lineage.fork(store.read_segments(parent.uid), first - 1, rec.uid, None)
             rows = [_row(s, t0, q * (1 + 0.2 * d), 0, cfg["lr"]) for s in range(first, last + 1)]
             store.create_run(rec.evolve(last_step=last, summary=_summary(rows)), segs)
             store.append_rows(rec.uid, 0, [(r["_step"], r["_timestamp"], r) for r in rows])
             chain.append(rec)
             if d == 0:
-                store.append_logs(rec.uid, 0, [
-                    (0, t0 + 1, 0, "stdout", "training starts"),
-                    (1, t0 + 2, 5, "stderr", "epoch 1: 100%|##########| 50/50 [00:01<00:00, 40.1it/s]"),
-                    (2, t0 + 3, 9, "stderr", "WARNING: a harmless note on stderr"),
-                    (3, t0 + 4, 12, "stderr", "Traceback (most recent call last):"),
-                    (4, t0 + 5, 12, "stderr", "ValueError: loss went NaN"),
-                ])  # fmt: skip
-                store.append_system(rec.uid, 0, [
-                    (t0 + 10 * i, {"system.cpu": 40.0 + i, "system.disk./.usageGB": 12.5, "system.memory_percent": 30.0 + i / 2}) for i in range(30)
-                ])  # fmt: skip
+                store.append_logs(
+                    rec.uid,
+                    0,
+                    [
+                        (0, t0 + 1, 0, "stdout", "training starts"),
+                        (1, t0 + 2, 5, "stderr", "epoch 1: 100%|##########| 50/50 [00:01<00:00, 40.1it/s]"),
+                        (2, t0 + 3, 9, "stderr", "WARNING: a harmless note on stderr"),
+                        (3, t0 + 4, 12, "stderr", "Traceback (most recent call last):"),
+                        (4, t0 + 5, 12, "stderr", "ValueError: loss went NaN"),
+                    ],
+                )
+                store.append_system(
+                    rec.uid,
+                    0,
+                    [
+                        (t0 + 10 * i, {"system.cpu": 40.0 + i, "system.disk./.usageGB": 12.5, "system.memory_percent": 30.0 + i / 2})
+                        for i in range(30)
+                    ],
+                )
         # chain-0 rewound at 1500 (its forks keep the rows they read), then logged on to 1800 at a lower lr.
         base = chain[0]
         visible, archived = lineage.rewind(store.read_segments(base.uid), base.uid, 1500, 1, None)
@@ -146,7 +168,9 @@ def make_project(directory: Path, entity: str = "tester", project: str = "sweep"
             store.append_rows(rec.uid, 0, [(r["_step"], r["_timestamp"], r) for r in rows])
             if name == "grid-sgd-32-0.0001-s0":
                 visible, archived = lineage.rewind(store.read_segments(rec.uid), rec.uid, 150, 1, None)
-                store.rewind_run(rec.uid, visible, Rewind(rec.uid, 150, 0, 1, now - 2000, tuple(archived)), epoch=1, last_step=GRID_STEPS - 1)
+                store.rewind_run(
+                    rec.uid, visible, Rewind(rec.uid, 150, 0, 1, now - 2000, tuple(archived)), epoch=1, last_step=GRID_STEPS - 1
+                )
                 store.append_rows(rec.uid, 1, [(s, t0 + s, _row(s, t0, qq * 1.5, 5, lr)) for s in range(151, GRID_STEPS)])
     finally:
         store.close()
