@@ -41,6 +41,10 @@ def test_the_workspace_is_the_project_page_with_a_panel_per_metric_in_sections(p
     # val/* was given `epoch` as its step metric by define_metric("val/*", ...): that is its default x axis.
     expect(_panel(page, "val/acc")).to_have_attribute("data-axis", "epoch")
     expect(_panel(page, "train/acc")).to_have_attribute("data-axis", "_step")
+    # The picture for the README: the grid runs, smoothed, from the top of the page.
+    page.goto(f"{sweep_server.url}/p/tester/sweep?f=last_step%20%3C%205000&smooth=0.6&sweep=0")
+    expect(_panel(page, "val/acc")).to_have_attribute("data-lines", str(ALL - 1))
+    page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(200)
     snapshot(page, "workspace")
 

@@ -66,6 +66,7 @@ export function runsTable(opts) {
   const setFilter = () => {
     filter = parseFilter(filterBox.value, where);
     filterErr.textContent = filter.error || '';
+    filterErr.parentElement.hidden = !brushes.length && !filter.error;
     filterBox.classList.toggle('invalid', Boolean(filter.error));
   };
   let timer = 0;
@@ -247,6 +248,7 @@ export function runsTable(opts) {
   function drawBody() {
     const rows = visible();
     count.textContent = rows.length === runs.length ? `${runs.length} runs` : `${rows.length} of ${runs.length} runs`;
+    brushBox.parentElement.hidden = !brushes.length && !filter.error;
     fill(brushBox, brushes.map((b) => h('span.chip', b.label, h('button.chip-x', { type: 'button', 'aria-label': `remove ${b.label}`, onclick: () => { b.remove(); } }, '×'))));
     const ncol = columns().length + 1;
     if (!rows.length) {
