@@ -86,7 +86,8 @@ export function runsTable(opts) {
     opts.onChange?.(what);
   }
 
-  const columns = () => (view.cols ? view.cols.split(',').filter(Boolean) : defaults());
+  // The URL's columns, else the ones this user last arranged for the project, else the defaults.
+  const columns = () => (view.cols ? view.cols.split(',').filter(Boolean) : Array.isArray(saved.cols) && saved.cols.length ? saved.cols : defaults());
   function defaults() {
     const cfgKeys = unionKeys(runs.map((r) => configOf.get(r.uid)));
     const ranked = cfgKeys.map((k) => [k, spread(runs.map((r) => configOf.get(r.uid)?.[k]))]).filter(([, s]) => s > 0)
@@ -94,7 +95,12 @@ export function runsTable(opts) {
     const metrics = (opts.topMetrics?.() || []).filter((k) => runs.some((r) => summaryOf.get(r.uid)?.[k] !== undefined));
     return [...(opts.compact ? ['state'] : DEFAULT_FIXED), ...ranked.slice(0, 5).map((k) => `config:${k}`), ...metrics.slice(0, 4).map((k) => `summary:${k}`)];
   }
-  const setColumns = (cols) => { view.cols = cols.join(','); drawHead(); drawBody(); drawColumnsMenu(); opts.onChange?.('columns'); };
+  const setColumns = (cols) => {
+    view.cols = cols.join(',');
+    saved.cols = view.cols ? cols : null;
+    prefs.set(local, { ...prefs.get(local, {}), cols: saved.cols });
+    drawHead(); drawBody(); drawColumnsMenu(); opts.onChange?.('columns');
+  };
 
   const cell = (run, col) => {
     if (col.startsWith('config:')) return configOf.get(run.uid)?.[col.slice(7)];
@@ -145,7 +151,7 @@ export function runsTable(opts) {
       h('div.menu-title', 'Run'), FIXED.map(([k, label]) => box(k, label)),
       h('div.menu-title', 'Config'), cfgKeys.map((k) => box(`config:${k}`, k)),
       h('div.menu-title', 'Summary'), sumKeys.map((k) => box(`summary:${k}`, k)),
-      h('button.btn.small', { type: 'button', onclick: () => { view.cols = ''; setColumns(defaults()); view.cols = ''; } }, 'Reset to defaults'));
+      h('button.btn.small', { type: 'button', onclick: () => { setColumns([]); view.cols = ''; drawHead(); drawBody(); drawColumnsMenu(); } }, 'Reset to defaults'));
     const keep = groupSel.value || view.rgroup || '';
     fill(groupSel, h('option', { value: '' }, 'none'), h('option', { value: 'settings', title: 'every config key that varies, except seeds: the seeds of one setting become one group' }, 'setting (all but seed)'),
       h('option', { value: 'group' }, 'group'), h('option', { value: 'job_type' }, 'job_type'),

@@ -15,7 +15,7 @@ function groupOf(key) {
 
 /** The unit a system key is measured in, from its name (W&B's and runtree's key names carry it). */
 export function unitOf(key) {
-  const k = key.toLowerCase();
+  const k = key.toLowerCase().replace(/^system\./, '');
   if (/percent|_pct|util(ization)?$|\.gpu$|^cpu$/.test(k)) return '%';
   if (/gb$/.test(k)) return 'GB';
   if (/mb$/.test(k)) return 'MB';
