@@ -16,27 +16,71 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import orjson
 
 from runtree.domain.records import Segment
-from runtree.server.history import pick
 from runtree.store.base import Store
 
 CACHE_BYTES = 64 << 20
 
 
-def _number(v: Any) -> float | None:
-    if v.__class__ is float:
-        return float(v)
-    if v.__class__ is int:
-        try:
-            return float(v)
-        except OverflowError:
-            return None
-    return None
+def _numbers(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 values, where a value is a number): None and anything not a number are not present."""
+    try:
+        arr = np.array(values, dtype=np.float64)  # None becomes NaN; text raises
+        present = np.array([v is not None and v.__class__ is not bool for v in values], dtype=bool)
+        return arr, present
+    except (OverflowError, TypeError, ValueError):
+        arr = np.full(len(values), np.nan)
+        present = np.zeros(len(values), dtype=bool)
+        for i, v in enumerate(values):
+            if v.__class__ is float or v.__class__ is int:
+                present[i] = True
+                try:
+                    arr[i] = float(v)
+                except OverflowError:
+                    pass
+        return arr, present
+
+
+def _floats(values: list[Any]) -> np.ndarray:
+    """Numbers (and None) as float64, NaN for None, text or an integer too large for a float."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (OverflowError, TypeError, ValueError):
+        out = np.full(len(values), np.nan)
+        for i, v in enumerate(values):
+            if v.__class__ is float or v.__class__ is int:
+                try:
+                    out[i] = float(v)
+                except OverflowError:
+                    pass
+        return out
+
+
+def _pick(steps: np.ndarray, num: np.ndarray, samples: int) -> np.ndarray:
+    """runtree.server.history.pick on arrays: per bucket of equal step width the points of its min and max value."""
+    buckets = max(1, samples // 2)
+    st = steps.astype(np.float64)
+    width = st[-1] - st[0] + 1.0
+    b = np.minimum(((st - st[0]) * (buckets / width)).astype(np.int64), buckets - 1)
+    finite = np.flatnonzero(np.isfinite(num))
+    parts = []
+    covered = np.empty(0, dtype=np.int64)
+    if finite.size:
+        order = finite[np.lexsort((num[finite], b[finite]))]
+        bo = b[order]
+        starts = np.flatnonzero(np.r_[True, bo[1:] != bo[:-1]])
+        ends = np.r_[starts[1:], bo.size] - 1
+        parts += [order[starts], order[ends]]
+        covered = bo[starts]
+    ub, first = np.unique(b, return_index=True)
+    parts.append(first[~np.isin(ub, covered)])
+    return np.unique(np.concatenate(parts))
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
@@ -94,41 +138,25 @@ def read_series(
     data = _cache.get(cache_key)
     if data is not None:
         return data
-    cols: dict[str, tuple[list[int], list[float], list[float], list[float | None]]] = {k: ([], [], [], []) for k in keys}
-    for row in store.read_rows(segments):
-        step = row.get("_step")
-        if type(step) is not int:
-            continue
-        for k in keys:
-            v = row.get(k)
-            if v is None:
-                continue
-            num = _number(v)
-            if num is None:  # text, media, lists: shown in the table, not on a line
-                continue
-            c = cols[k]
-            c[0].append(step)
-            ts = row.get("_timestamp")
-            c[1].append(float(ts) if isinstance(ts, (int, float)) else math.nan)
-            c[2].append(num)
-            if x is not None:
-                c[3].append(_number(row.get(x)) if x in row else None)
+    # Rows once, then each key by list comprehensions and numpy (a Python loop per value is the cost here).
+    rows = [r for r in store.read_rows(segments) if r.get("_step").__class__ is int]
+    steps_all = np.fromiter((r["_step"] for r in rows), dtype=np.int64, count=len(rows))
+    times_all = _floats(list(map(dict.get, rows, repeat("_timestamp")))) if with_time else None
+    xs_all = _floats(list(map(dict.get, rows, repeat(x)))) if x is not None else None
     out: dict[str, Any] = {}
-    for k, (steps, times, values, xs) in cols.items():
-        keep = pick(steps, values, samples) if len(steps) > samples else range(len(steps))
-        idx = np.fromiter(keep, dtype=np.int64)
-        vals = np.asarray(values, dtype=np.float64)
-        entry: dict[str, Any] = {
-            "points": len(steps),
-            "steps": np.asarray(steps, dtype=np.int64)[idx],
-            "values": vals[idx].astype(np.float32),
-        }
-        if with_time:
-            entry["time"] = np.asarray(times, dtype=np.float64)[idx]
-        if smoothing is not None and len(steps):
+    for k in keys:
+        raw = list(map(dict.get, rows, repeat(k)))  # no Python frame per row
+        vals, present = _numbers(raw)
+        at = np.flatnonzero(present)  # rows where the key is a number: text, media, lists are not points on a line
+        st, vals = steps_all[at], vals[at]
+        idx = _pick(st, vals, samples) if len(st) > samples else np.arange(len(st))
+        entry: dict[str, Any] = {"points": len(st), "steps": st[idx], "values": vals[idx].astype(np.float32)}
+        if times_all is not None:
+            entry["time"] = times_all[at][idx]
+        if smoothing is not None and len(st):
             entry["smooth"] = ema(vals, smoothing)[idx].astype(np.float32)
-        if x is not None:
-            entry["x"] = [xs[i] for i in idx.tolist()]
+        if xs_all is not None:
+            entry["x"] = [None if v != v else v for v in xs_all[at][idx].tolist()]
         out[k] = entry
     data = orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)  # NaN and ±inf become null: a gap in the line
     if len(data) <= CACHE_BYTES // 8:

@@ -328,9 +328,12 @@ export function workspaceView(body, table, view, who, ctx) {
             for (const u of uids) for (const k of ks) inflight.delete(`${u} ${k}`);
           }
           for (const k of ks) { const p = panels.get(k); if (p) p.dirty = true; }
-          markAll();
+          // Drawn after the first answer (something to look at) and after the last; not at every one between.
+          done += 1;
+          if (done === 1 || done === jobs.length) markAll();
         }
       };
+      let done = 0;
       await Promise.all(Array.from({ length: PARALLEL }, worker));
     }
   }
