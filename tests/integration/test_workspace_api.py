@@ -70,6 +70,8 @@ def server(sqlite_server: Server) -> Iterator[Server]:
             row["loss"] = math.nan
         if s == 5:
             row["loss"] = "text"
+        if s == 6:
+            row["loss"] = 2**70  # beyond 64 bits: still a number on the chart
         rows.append((s, 1000.0 + s, row))
     store.append_rows(A, 0, rows)
     store.create_run(
@@ -104,6 +106,7 @@ def test_series_of_many_runs_in_one_request(client: httpx.Client) -> None:
     runs = _strict(r.text)["runs"]
     a, b = runs[A]["loss"], runs[B]["loss"]
     assert a["points"] == N - 1  # the text value is not a point on a line
+    assert 6 in a["steps"] and a["values"][a["steps"].index(6)] == pytest.approx(2.0**70, rel=1e-6)
     assert len(a["steps"]) <= 200 and a["steps"] == sorted(a["steps"])
     assert None in a["values"] or 77 not in a["steps"]  # NaN travels as null
     assert max(v for v in a["values"] if v is not None) >= 1.0  # the first point's value survives downsampling
