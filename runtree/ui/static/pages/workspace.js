@@ -502,6 +502,8 @@ export function workspaceView(body, table, view, who, ctx) {
     /** New runs (the project's poll): new metrics become panels; a live run's series are read again. */
     update(next) {
       const before = new Map(runs.map((r) => [r.uid, r.last_step]));
+      const sig = (list) => list.map((r) => `${r.uid}:${r.last_step}:${r.state}:${JSON.stringify(r.config)}`).join('\n');
+      const same = sig(next) === sig(runs);
       runs = next;
       for (const r of runs) if (before.has(r.uid) && before.get(r.uid) !== r.last_step) cache.delete(r.uid);
       const fresh = metricsOf(runs);
@@ -512,6 +514,8 @@ export function workspaceView(body, table, view, who, ctx) {
         xSel.value = view.x || 'default';
         layoutPanels();
       }
+      // A poll that only moved heartbeats redraws nothing; new steps of a live run redraw its panels.
+      if (same && !changedKeys) return;
       sweep.update(runs, keys);
       fetchShown();
       markAll();
