@@ -213,10 +213,10 @@ def main() -> None:
                 page.wait_for_function(ALL_DRAWN, arg=a.runs, timeout=120_000, polling="raf")
                 warms.append(float(page.evaluate("window.__allMs")))
                 print(f"warm: {warms[-1]:.0f} ms", file=sys.stderr)
-            smooth = [
-                float(page.evaluate(NEXT_FRAME, ["input[aria-label=smoothing]", str(v)]))
-                for v in (0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
-            ]
+            b0 = busy(cdp)
+            steps = (0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
+            smooth = [float(page.evaluate(NEXT_FRAME, ["input[aria-label=smoothing]", str(v)])) for v in steps]
+            smooth_busy = (busy(cdp) - b0) * 1000 / len(steps)
             print(f"smoothing: {[round(x) for x in smooth]} ms", file=sys.stderr)
             context.close()
 
