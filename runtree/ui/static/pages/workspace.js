@@ -10,7 +10,16 @@ import { ema, legendText, linePanelChart, stepMetricOf, xsOf, align } from '../p
 import { sweepSection } from '../panels/sweep.js';
 import { prefs, runColor, writeView } from '../view.js';
 
-const SAMPLES = 600; // points per run and metric (min and max per bucket): about one per pixel column of a panel
+/**
+ * Points per run and metric (min and max per bucket) for a panel of `runs` lines: a few lines get two per pixel
+ * column, a hundred get fewer each (a panel shows the crowd, not one line's every wiggle; drawing stays quick).
+ */
+function samplesFor(runs) {
+  if (runs <= 10) return 1000;
+  if (runs <= 30) return 600;
+  if (runs <= 100) return 300;
+  return 200;
+}
 const BATCH_RUNS = 25; // runs per series request
 const PARALLEL = 3; // series requests in flight
 const LINE_DEFAULTS = { smooth: '0', x: 'default', logx: '', logy: '', outliers: '', ymin: '', ymax: '', max: '100', legend: '', band: 'minmax' };
@@ -300,10 +309,14 @@ export function workspaceView(body, table, view, who, ctx) {
     async function run() {
       for (const k of axisKeys()) wanted.add(k);
       const time = needTime();
+      const shown = shownRuns();
+      const samples = samplesFor(shown.length);
       const todo = [];
-      for (const r of shownRuns()) {
+      for (const r of shown) {
         const have = cache.get(r.uid);
-        const missing = [...wanted].filter((k) => !(have && have.has(k) && (!time || have.get(k).time)) && !inflight.has(`${r.uid} ${k}`));
+        // Missing: never read, read without timestamps when an axis needs them, or read coarser than now wanted.
+        const fits = (s) => s && (!time || s.time) && s.samples >= samples;
+        const missing = [...wanted].filter((k) => !(have && fits(have.get(k))) && !inflight.has(`${r.uid} ${k}`));
         if (missing.length) todo.push([r.uid, missing]);
       }
       if (!todo.length) return;
@@ -319,10 +332,10 @@ export function workspaceView(body, table, view, who, ctx) {
           const [uids, ks] = jobs[next++];
           for (const u of uids) for (const k of ks) inflight.add(`${u} ${k}`);
           try {
-            const got = await api.series(uids, ks.slice(0, 32), { samples: SAMPLES, time }, ctx.signal);
+            const got = await api.series(uids, ks.slice(0, 32), { samples, time }, ctx.signal);
             for (const [uid, byKey] of Object.entries(got)) {
               if (!cache.has(uid)) cache.set(uid, new Map());
-              for (const k of ks) cache.get(uid).set(k, byKey[k] || empty(time));
+              for (const k of ks) cache.get(uid).set(k, { ...(byKey[k] || empty(time)), samples });
             }
           } finally {
             for (const u of uids) for (const k of ks) inflight.delete(`${u} ${k}`);
@@ -342,25 +355,30 @@ export function workspaceView(body, table, view, who, ctx) {
   async function fetchSmoothed() {
     const ws = new Set([Number(view.smooth) || 0, ...Object.values(layout.panel).map((p) => Number(p.smooth) || 0)].filter((w) => w > 0 && w < 1));
     for (const w of ws) {
-      const uids = [];
-      const ks = new Set();
+      // Runs whose series were downsampled, by the resolution they were read at (the smoothed points must match).
+      const bySamples = new Map();
       for (const r of shownRuns()) {
         for (const [k, s] of cache.get(r.uid) || []) {
-          if (wanted.has(k) && s.points > s.values.length && !(s.smoothBy && s.smoothBy[w])) { uids.push(r.uid); ks.add(k); }
+          if (!wanted.has(k) || s.points <= s.values.length || (s.smoothBy && s.smoothBy[w])) continue;
+          if (!bySamples.has(s.samples)) bySamples.set(s.samples, { uids: new Set(), keys: new Set() });
+          bySamples.get(s.samples).uids.add(r.uid);
+          bySamples.get(s.samples).keys.add(k);
         }
       }
-      const unique = [...new Set(uids)];
-      for (let i = 0; i < unique.length; i += BATCH_RUNS) {
-        const part = unique.slice(i, i + BATCH_RUNS);
-        const got = await api.series(part, [...ks].slice(0, 32), { samples: SAMPLES, smoothing: w }, ctx.signal);
-        for (const [uid, byKey] of Object.entries(got)) {
-          for (const [k, s] of Object.entries(byKey)) {
-            const mine = cache.get(uid)?.get(k);
-            if (mine && s.smooth && s.steps.length === mine.steps.length) (mine.smoothBy ||= {})[w] = s.smooth;
+      let got = 0;
+      for (const [samples, { uids, keys: ks }] of bySamples) {
+        const list = [...uids];
+        for (let i = 0; i < list.length; i += BATCH_RUNS) {
+          const answer = await api.series(list.slice(i, i + BATCH_RUNS), [...ks].slice(0, 32), { samples, smoothing: w }, ctx.signal);
+          for (const [uid, byKey] of Object.entries(answer)) {
+            for (const [k, s] of Object.entries(byKey)) {
+              const mine = cache.get(uid)?.get(k);
+              if (mine && s.smooth && s.steps.length === mine.steps.length) { (mine.smoothBy ||= {})[w] = s.smooth; got += 1; }
+            }
           }
         }
       }
-      if (unique.length) markAll();
+      if (got) markAll();
     }
   }
 

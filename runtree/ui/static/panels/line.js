@@ -120,6 +120,37 @@ export function align(lines, cache = null) {
   return out;
 }
 
+/**
+ * The y range drawn: [lo, hi] padded a little, never empty or inverted, positive on a log axis (an empty or
+ * non-positive range there sends uPlot's tick maker into an endless loop).
+ */
+function yRange(lo, hi, log) {
+  if (log) {
+    if (!(lo > 0) || !Number.isFinite(lo)) lo = hi > 0 && Number.isFinite(hi) ? hi / 10 : 1;
+    if (!(hi > lo) || !Number.isFinite(hi)) hi = lo * 10;
+    return [lo, hi];
+  }
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [0, 1];
+  if (hi <= lo) { const d = Math.abs(lo) * 0.1 || 1; return [lo - d, hi + d]; }
+  return [lo, hi];
+}
+
+/** Ticks of a log axis: 1, 2, 5 per decade when few decades, else one per decade (uPlot's own can loop forever on a 0 bound). */
+function logSplits(u, axis, min, max) {
+  if (!(min > 0) || !(max > min) || !Number.isFinite(max)) return [min > 0 ? min : 1];
+  let a = Math.floor(Math.log10(min));
+  const b = Math.ceil(Math.log10(max));
+  if (b - a > 40) a = b - 40;
+  const out = [];
+  for (let k = a; k <= b; k++) {
+    for (const m of b - a <= 2 ? [1, 2, 5] : [1]) {
+      const v = Number((m * 10 ** k).toPrecision(12));
+      if (v >= min && v <= max) out.push(v);
+    }
+  }
+  return out.length ? out : [min, max];
+}
+
 /** Room for the y tick labels, from the widest value the axis may show (labels are never clipped). */
 function ySize(lo, hi, data) {
   let min = lo;
@@ -265,12 +296,13 @@ export function linePanelChart(el, { height = 220, onZoom, onReset } = {}) {
       bands,
       scales: {
         x: { time: Boolean(xTime), distr: logX ? 3 : 1 },
-        y: lo === null && hi === null ? { distr: logY ? 3 : 1 } : { distr: logY ? 3 : 1, range: (u, min, max) => [lo ?? min, hi ?? max] },
+        // Linear with no bounds asked for: uPlot's own rounded range. Otherwise the bounds, made safe.
+        y: !logY && lo === null && hi === null ? { distr: 1 } : { distr: logY ? 3 : 1, range: (u, min, max) => yRange(lo ?? min, hi ?? max, logY) },
       },
       axes: [
-        { stroke: '#495057', grid: { stroke: '#eef0f2' }, ticks: { stroke: '#dee2e6' }, font: '11px system-ui, sans-serif', label: xLabel, labelSize: 16, labelFont: '11px system-ui, sans-serif', values: xTime ? undefined : (u, vals) => vals.map(fmtX) },
+        { stroke: '#495057', grid: { stroke: '#eef0f2' }, ticks: { stroke: '#dee2e6' }, font: '11px system-ui, sans-serif', label: xLabel, labelSize: 16, labelFont: '11px system-ui, sans-serif', values: xTime ? undefined : (u, vals) => vals.map(fmtX), splits: logX && !xTime ? logSplits : undefined },
         // Wide enough for "-0.000123" and 1.2e+06: y labels are never clipped.
-        { stroke: '#495057', grid: { stroke: '#eef0f2' }, ticks: { stroke: '#dee2e6' }, font: '11px system-ui, sans-serif', size: ySize(lo, hi, data), values: (u, vals) => vals.map((v) => number(v)) },
+        { stroke: '#495057', grid: { stroke: '#eef0f2' }, ticks: { stroke: '#dee2e6' }, font: '11px system-ui, sans-serif', size: ySize(lo, hi, data), values: (u, vals) => vals.map((v) => number(v)), splits: logY ? logSplits : undefined },
       ],
       series: [{ label: xLabel }, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: s.width, spanGaps: true, points: { show: false } }))],
       hooks: {
