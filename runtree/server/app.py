@@ -42,6 +42,7 @@ from runtree.server import history, schemas
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
 from runtree.server.ui import mount_ui
 from runtree.server.wandb import mount_wandb
+from runtree.server.workspace import workspace_routes
 from runtree.store.base import ApiKey, Store
 from runtree.store.wire import EXACT_MEDIA_TYPE, dumps_exact, key_to_json, rewind_to_json, run_to_json, segment_to_json, strict
 
@@ -263,6 +264,7 @@ def create_app(store: Store, auth: KeyAuth | OpenAuth) -> FastAPI:
     r.include_router(_runs(store))
     r.include_router(_streams(store))
     r.include_router(_admin(store))
+    r.include_router(workspace_routes(store))  # the web workspace: series of many runs, settings, importance
     app.include_router(r)
     mount_wandb(app, store, auth)  # W&B-compatible endpoints for the wandb client: /graphql, /files/.../file_stream
     mount_ui(app)  # the web UI: last, as its page route answers any path the API does not

@@ -123,5 +123,12 @@ class Store(Protocol):
     def delete_key(self, key_hash: str) -> bool:
         """Revoke a key; False when there was none with this hash."""
 
+    # -- shared settings (a project's workspace layout, ...) ------------------------------------
+    def get_setting(self, scope: str) -> Any | None:
+        """The JSON value stored under `scope` ("workspace/<entity>/<project>"), or None."""
+
+    def put_setting(self, scope: str, value: Any) -> None:
+        """Store `value` (any JSON value) under `scope`, replacing what was there."""
+
     def close(self) -> None:
         """Release connections."""

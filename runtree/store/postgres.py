@@ -420,6 +420,18 @@ class PostgresStore:
         with self._pool.connection() as conn:
             return conn.execute("DELETE FROM api_keys WHERE key_hash = %s", (key_hash,)).rowcount == 1
 
+    def get_setting(self, scope: str) -> Any | None:
+        found = self._rows("SELECT value FROM settings WHERE scope = %s", (scope,))
+        return loads(found[0][0]) if found else None
+
+    def put_setting(self, scope: str, value: Any) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO settings (scope, value, updated_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (scope) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
+                (scope, dumps(value), time.time()),
+            )
+
 
 _KEY_COLUMNS = "key_hash, entities, admin, label, prefix, created_at"
 

@@ -417,3 +417,9 @@ class RemoteStore:
 
     def delete_key(self, key_hash: str) -> bool:
         return bool(self._call("DELETE", f"/keys/{_q(key_hash)}")["deleted"])
+
+    def get_setting(self, scope: str) -> Any | None:
+        return self._call("GET", f"/settings/{_q(scope)}")["value"]
+
+    def put_setting(self, scope: str, value: Any) -> None:
+        self._call("PUT", f"/settings/{_q(scope)}", body={"value": value})

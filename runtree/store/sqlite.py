@@ -362,6 +362,18 @@ class SqliteStore:
         with self._write() as conn:
             return conn.execute("DELETE FROM api_keys WHERE key_hash=?", (key_hash,)).rowcount == 1
 
+    def get_setting(self, scope: str) -> Any | None:
+        r = self._reader().execute("SELECT value FROM settings WHERE scope=?", (scope,)).fetchone()
+        return None if r is None else loads(r[0])
+
+    def put_setting(self, scope: str, value: Any) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO settings (scope, value, updated_at) VALUES (?,?,?)"
+                " ON CONFLICT (scope) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+                (scope, dumps(value), time.time()),
+            )
+
 
 _KEY_COLUMNS = "key_hash, entities, admin, label, prefix, created_at"
 
