@@ -25,6 +25,7 @@ from pathlib import Path
 import runtree
 from runtree.errors import RunIsActive
 go = Path(sys.argv[1])
+(go.parent / f"ready-{os.getpid()}").touch()
 while not go.exists():
     time.sleep(0.001)
 try:
@@ -38,7 +39,7 @@ except RunIsActive as e:
 start = run.step
 for step in range(start, start + 50):
     run.log({"who": float(os.getpid())})
-time.sleep(1.5)  # still logging while the other process tries
+time.sleep(3.0)  # still logging while the other process tries
 run.finish()
 print(json.dumps({"won": start, "pid": os.getpid()}))
 """
@@ -60,10 +61,15 @@ def _env(tmp_path: Path, store: dict[str, str]) -> dict[str, str]:
 
 
 def _race(tmp_path: Path, env: dict[str, str], trial: int, *extra: str) -> list[dict[str, object]]:
-    go = tmp_path / f"go-{trial}"
+    ready = tmp_path / f"trial-{trial}"
+    ready.mkdir()
+    go = ready / "go"
     cmd = [sys.executable, "-c", CHILD, str(go), *extra]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    time.sleep(2.0)  # both imported runtree and wait on the file
+    deadline = time.monotonic() + 60
+    while len(list(ready.glob("ready-*"))) < 2:  # both imported runtree and wait on the file
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        time.sleep(0.05)
     go.touch()
     out = []
     for p in procs:
