@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,14 @@ from runtree.server.wandb.uploads import Signer
 from runtree.store.base import Store
 
 log = logging.getLogger("runtree.server.wandb")
+
+
+CAPTURE_ENV = "RUNTREE_GRAPHQL_CAPTURE"  # a file: each operation the clients send is appended to it (tests/fixtures)
+
+
+def _capture(path: str, name: Any, query: str) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"operationName": name, "query": query}) + "\n")
 
 
 @dataclass(frozen=True)
@@ -253,6 +262,9 @@ def run_operation(ctx: Context, body: Any) -> tuple[int, dict[str, Any]]:
         return 400, {"errors": [{"message": 'a GraphQL request is a JSON object with a "query" string'}]}
     name = body.get("operationName")
     variables = body.get("variables")
+    capture = os.environ.get(CAPTURE_ENV)
+    if capture:
+        _capture(capture, name, body["query"])
     doc = _document(body["query"])
     if isinstance(doc, list):
         log.warning("graphql %s refused: %s", name, "; ".join(e.message for e in doc))
