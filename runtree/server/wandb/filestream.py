@@ -24,9 +24,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runtree.domain import wandb_format
-from runtree.domain.records import CRASHED, FAILED, FINISHED, RUNNING, RunRecord
+from runtree.domain.records import CRASHED, FAILED, FINISHED, RUNNING, RunRecord, Segment
 from runtree.domain.summary import MetricDef, SummaryBuilder
 from runtree.errors import UsageError
+from runtree.store import forking
 from runtree.store.base import RowIn, Store
 
 HISTORY, EVENTS, SUMMARY, OUTPUT = "wandb-history.jsonl", "wandb-events.jsonl", "wandb-summary.json", "output.log"
@@ -112,8 +113,18 @@ def _needs_full_summary(store: Store, run: RunRecord) -> bool:
 def full_summary(store: Store, run: RunRecord, client: Mapping[str, Any]) -> dict[str, Any]:
     """The run's summary over its whole visible history (runtree's rules), with the client's never-logged keys."""
     builder = SummaryBuilder({n: MetricDef.from_json(n, d) for n, d in run.metric_defs.items()})
-    builder.add_all(store.read_rows(store.read_segments(run.uid)))
-    return {**client, **builder.result()}
+    segments = store.read_segments(run.uid)
+    builder.add_all(store.read_rows(segments))
+    return {**summary_only(store, run, segments), **client, **builder.result()}
+
+
+def summary_only(store: Store, run: RunRecord, segments: Sequence[Segment]) -> dict[str, Any]:
+    """The run's summary keys from before its rewinds that no row of it ever held: they stay."""
+    wb = run.metadata.get("wandb")
+    before = wb.get("summary_before_rewind") if isinstance(wb, Mapping) else None
+    if not isinstance(before, Mapping) or not before:
+        return {}
+    return forking.summary_only(store, run.uid, run.epoch, segments, before)
 
 
 def ingest(store: Store, run: RunRecord, body: Mapping[str, Any]) -> None:
