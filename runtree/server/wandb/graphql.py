@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from graphql import DocumentNode, GraphQLError, GraphQLResolveInfo, GraphQLSchem
 
 from runtree.domain import runfilter, wandb_format
 from runtree.domain.records import RunRecord
-from runtree.errors import NoSuchRun, RuntreeError
+from runtree.errors import NoSuchRun, RuntreeError, UsageError
 from runtree.server.auth import Forbidden, Principal
 from runtree.server.wandb import public_api, runs, schema
 from runtree.server.wandb.uploads import Signer
@@ -31,6 +32,15 @@ from runtree.store.base import Store
 log = logging.getLogger("runtree.server.wandb")
 
 
+NO_ARTIFACTS = (
+    "runtree does not store W&B artifacts (log_artifact, use_artifact, log_model, and wandb.Table / wandb.plot.* "
+    "in wandb clients before 0.31, which save a table as an artifact): with wandb >= 0.31 a logged Table is a media "
+    "file runtree keeps with its row; see docs/wandb-compat.md"
+)
+_ARTIFACT_OPS = re.compile(
+    r"\b(createArtifact|createArtifactManifest|createArtifactFiles|commitArtifact|useArtifact|linkArtifact|"
+    r"updateArtifactManifest|completeMultipartUploadArtifact|addAliases|artifactCollection|artifactSequence)\s*\("
+)
 CAPTURE_ENV = "RUNTREE_GRAPHQL_CAPTURE"  # a file: each operation the clients send is appended to it (tests/fixtures)
 
 
@@ -333,7 +343,8 @@ def _run_root(
 
 
 def _server_info(_: None, info: GraphQLResolveInfo) -> dict[str, Any]:
-    return {"features": [], "cliVersionInfo": None, "latestLocalVersionInfo": None}
+    # W&B's answer when it has no version advice: the clients call .get on cliVersionInfo, so never null
+    return {"features": [], "cliVersionInfo": {}, "latestLocalVersionInfo": None}
 
 
 def _project(_: None, info: GraphQLResolveInfo, name: str | None = None, entityName: str | None = None) -> ProjectView:
@@ -349,7 +360,7 @@ def _entity(_: None, info: GraphQLResolveInfo, name: str) -> EntityView:
 def _upsert_bucket(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     ctx = _ctx(info)
     run, inserted = runs.upsert(ctx.store, ctx.who, input)
-    return {"bucket": RunView(ctx, run), "inserted": inserted}
+    return {"bucket": RunView(ctx, run), "inserted": inserted, "serverSettings": {"serverMessages": []}}
 
 
 def _rewind_run(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
@@ -369,6 +380,10 @@ def _create_run_files(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) 
     run = _run_for_files(ctx, input)
     files = [{"name": f, "uploadUrl": ctx.signer.url(ctx.base_url, run.uid, f)} for f in input["files"]]
     return {"runID": run.uid, "uploadHeaders": [], "files": files}
+
+
+def _create_artifact(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> None:
+    raise UsageError(NO_ARTIFACTS)
 
 
 def _mark_uploaded(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
@@ -393,6 +408,7 @@ def executable_schema() -> GraphQLSchema:
     m["rewindRun"].resolve = _rewind_run
     m["createRunFiles"].resolve = _create_run_files
     m["markRunFilesUploaded"].resolve = _mark_uploaded
+    m["createArtifact"].resolve = _create_artifact
     return s
 
 
@@ -428,6 +444,9 @@ def run_operation(ctx: Context, body: Any) -> tuple[int, dict[str, Any]]:
     if capture:
         _capture(capture, name, body["query"])
     doc = _document(body["query"])
+    if isinstance(doc, list) and _ARTIFACT_OPS.search(body["query"]):
+        log.info("graphql %s refused: artifacts are not stored", name)
+        return 200, {"data": None, "errors": [{"message": NO_ARTIFACTS, "extensions": {"code": "NotServed"}}]}
     if isinstance(doc, list):
         log.warning("graphql %s refused: %s", name, "; ".join(e.message for e in doc))
         return 200, {"data": None, "errors": [dict(e.formatted) for e in doc]}

@@ -45,6 +45,8 @@ type Mutation {
   "Signed upload URLs for run files: PUT the bytes there, without an Authorization header."
   createRunFiles(input: CreateRunFilesInput!): CreateRunFilesPayload
   markRunFilesUploaded(input: MarkRunFilesUploadedInput!): MarkRunFilesUploadedPayload
+  "Always refused, with a message: runtree does not store W&B artifacts."
+  createArtifact(input: CreateArtifactInput!): CreateArtifactPayload
 }
 
 type User {
@@ -198,11 +200,13 @@ type Project {
 "Never returned by runtree (artifacts are not served)."
 type Artifact {
   id: ID!
+  artifactType: ArtifactType!
 }
 
 "Never returned by runtree (artifacts are not served)."
 type ArtifactType {
   id: ID!
+  name: String!
 }
 
 "A run (W&B also calls it a bucket). `id` is runtree's immutable uid, `name` the run id."
@@ -261,6 +265,34 @@ type Run {
   "W&B's 'not available' shape: runtree serves no artifacts, the connections are empty."
   outputArtifacts(after: String, first: Int): ArtifactConnection
   inputArtifacts(after: String, first: Int): ArtifactConnection
+}
+
+"Only so that clients can introspect it: runtree refuses createArtifact with a message (artifacts are not stored)."
+input CreateArtifactInput {
+  artifactTypeName: String!
+  artifactCollectionName: String
+  artifactCollectionNames: [String!]
+  entityName: String
+  projectName: String
+  runName: String
+  description: String
+  digest: String
+  digestAlgorithm: String
+  labels: JSONString
+  aliases: [String!]
+  metadata: JSONString
+  ttlDurationSeconds: Int64
+  tags: [String!]
+  clientID: ID
+  sequenceClientID: ID
+  enableDigestDeduplication: Boolean
+  historyStep: Int64
+  distributedID: String
+  storageRegion: String
+}
+
+type CreateArtifactPayload {
+  artifact: Artifact
 }
 
 type ArtifactConnection {
@@ -323,6 +355,21 @@ input UpsertBucketInput {
 type UpsertBucketPayload {
   bucket: Run
   inserted: Boolean
+  "Messages for the client to print: runtree has none."
+  serverSettings: ServerSettings
+}
+
+"wandb 0.17 probes this type by introspection (and fails when it is missing)."
+type ServerSettings {
+  serverMessages: [ServerMessage!]!
+}
+
+type ServerMessage {
+  utfText: String
+  plainText: String
+  htmlText: String
+  messageType: String
+  messageLevel: String
 }
 
 input RewindRunInput {
