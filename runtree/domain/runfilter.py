@@ -84,6 +84,9 @@ class OrderBy:
     descending: bool
 
 
+_TAGS = Field("column", ("tags",))
+
+
 def parse_field(name: str) -> Field:
     if not isinstance(name, str) or not name:
         raise UsageError(f"filter field must be a non-empty string, got {name!r}")
@@ -172,7 +175,9 @@ def _parse(spec: Any, depth: int, count: list[int]) -> Node:
             raise UsageError(f"unknown run filter operator {key!r}; runtree knows $and, $or, $nor and " + ", ".join(OPERATORS))
         else:
             field = parse_field(key)
-            if isinstance(value, Mapping) and value and all(isinstance(k, str) and k.startswith("$") for k in value):
+            if field == _TAGS and isinstance(value, list | tuple) and value:  # every one of these tags
+                parts.append(Bool("and", tuple(_cmp(field, key, "$eq", t) for t in value)))
+            elif isinstance(value, Mapping) and value and all(isinstance(k, str) and k.startswith("$") for k in value):
                 for op, v in value.items():
                     parts.append(_cmp(field, key, op, v))
             else:
