@@ -127,6 +127,30 @@ def summary_only(store: Store, run: RunRecord, segments: Sequence[Segment]) -> d
     return forking.summary_only(store, run.uid, run.epoch, segments, before)
 
 
+def _renumbered(store: Store, run: RunRecord, rows: list[RowIn]) -> tuple[list[RowIn], RunRecord]:
+    """`wandb sync` of an offline fork or rewind by clients before 0.22 numbers its rows from 0, not from the
+    step after the branch point: rows below its own first step would be hidden by its lineage. Such an epoch's
+    rows are shifted by that first step (decided on its first rows, kept in metadata["wandb"]["step_shift"])."""
+    wb = run.metadata.get("wandb")
+    wb = dict(wb) if isinstance(wb, Mapping) else {}
+    decided = wb.get("step_shift")
+    if isinstance(decided, Mapping) and decided.get("epoch") == run.epoch:
+        shift = int(decided.get("shift", 0))
+    elif run.fork_step is None and run.epoch == 0:
+        return rows, run  # a run of its own: its steps are its own
+    else:
+        own = store.read_segments(run.uid)[-1]
+        empty = store.last_row([own]) is None
+        shift = own.first_step if empty and min(step for step, _, _ in rows) < own.first_step else 0
+        wb["step_shift"] = {"epoch": run.epoch, "shift": shift}
+        meta = {**run.metadata, "wandb": wb}
+        store.update_run(run.uid, metadata=meta)
+        run = run.evolve(metadata=meta)
+    if not shift:
+        return rows, run
+    return [(step + shift, ts, {**row, "_step": step + shift}) for step, ts, row in rows], run
+
+
 def ingest(store: Store, run: RunRecord, body: Mapping[str, Any]) -> None:
     """Apply one file_stream request to `run` (its current epoch)."""
     now = time.time()
@@ -138,6 +162,7 @@ def ingest(store: Store, run: RunRecord, body: Mapping[str, Any]) -> None:
 
     rows = history_rows(_lines(files, HISTORY)[1], now)
     if rows:
+        rows, run = _renumbered(store, run, rows)
         store.append_rows(uid, epoch, rows)
         top = max(step for step, _, _ in rows)
         fields["last_step"] = top if run.last_step is None else max(run.last_step, top)

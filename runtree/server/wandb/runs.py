@@ -91,6 +91,12 @@ def upsert(store: Store, who: Principal, inp: Mapping[str, Any]) -> tuple[RunRec
     existing = _existing(store, who, inp, entity, project)
     now = time.time()
     if existing is not None:
+        bp = wandb_format.branch_point(wb)
+        if bp is not None and bp[0] == existing.id and existing.state != RUNNING and not _rewound_at(store, existing, bp[1]):
+            # `wandb sync` of an offline rewind by clients before 0.22 sends no RewindRun, only this branch point
+            # naming the run itself: rewind here, or its rows would land on the old steps and be dropped as resent.
+            rw = {"runName": existing.id, "entityName": entity, "projectName": project, "metricName": STEP, "metricValue": bp[1]}
+            existing = rewind(store, who, rw)
         return _update(store, existing, inp, user_cfg, wb, now), False
     run_id = inp.get("name") or ids.make_id()
     ids.validate_id(run_id)
@@ -129,6 +135,11 @@ def upsert(store: Store, who: Principal, inp: Mapping[str, Any]) -> tuple[RunRec
     )
     store.create_run(record, lineage.fork(psegs, cut.step, record.uid, cut.time))
     return store.get_run(record.uid), True
+
+
+def _rewound_at(store: Store, run: RunRecord, step: int) -> bool:
+    rewinds = store.list_rewinds(run.uid)
+    return bool(rewinds) and rewinds[-1].at_step == step
 
 
 def _fork_point(
