@@ -7,6 +7,7 @@
 - PUT /files-upload/{uid}/{name}?expires&signature: run files, authorised by the signed URL (uploads)
 - GET /files/{entity}/{project}/{run}/{name}: a run file, with the caller's key (wandb.Api's File.download)
 - /sdk/otel/v1/...: the client's telemetry side channel, answered 200 and dropped
+- GET /<entity>/<project>[/runs/<id>[/tab]]: the links the client prints, redirected to the web UI (links)
 
 A runtree key works as a W&B key (HTTP Basic `api:<key>`); the same entity rules hold. A missing or wrong
 key gets a 401 in W&B's error shape, and nothing is written.
@@ -27,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, RunIsActive, RuntreeError, StoreError
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
-from runtree.server.wandb import filestream, graphql, runs
+from runtree.server.wandb import filestream, graphql, links, runs
 from runtree.server.wandb.uploads import PATH as UPLOAD_PATH
 from runtree.server.wandb.uploads import BadSignature, Signer
 from runtree.store.base import Store
@@ -137,6 +138,8 @@ def wandb_router(store: Store, auth: KeyAuth | OpenAuth, signer: Signer) -> APIR
             return _json(404, {"error": str(e)})
         await run_in_threadpool(store.put_file, uid, name, data)
         return Response(status_code=200)
+
+    r.include_router(links.links_router(store, auth))
 
     @r.api_route("/sdk/otel/v1/{rest:path}", methods=["GET", "POST"])
     async def telemetry(rest: str) -> Response:
