@@ -281,23 +281,6 @@ def _cut_time(store: Store, segments: Sequence[Segment], step: int, fallback: fl
     return at[1] if at is not None else fallback
 
 
-MAX_MEDIA_FILE = 256 << 20  # bytes; a bigger media file is left out, with a note
-
-
-def _import_media(store: Store, uid: str, files: Path) -> int:
-    """The run's media files (files/media/**, which its rows' and summary's `_type` values name by path), stored
-    as its run files under the same names; how many."""
-    root = files / "media"
-    if not root.is_dir():
-        return 0
-    n = 0
-    for f in sorted(root.rglob("*")):
-        if f.is_file() and not f.is_symlink() and f.stat().st_size <= MAX_MEDIA_FILE:
-            store.put_file(uid, f.relative_to(files).as_posix(), f.read_bytes())
-            n += 1
-    return n
-
-
 def _import_source(store: Store, src: _Source, pb: ModuleType, tick: Callable[[RecordScan], None]) -> ImportedRun | Skipped:
     ids.validate_id(src.run_id)
     ids.validate_scope_name("entity", src.entity)
@@ -397,9 +380,6 @@ def _import_source(store: Store, src: _Source, pb: ModuleType, tick: Callable[[R
         imp.take(r)
         tick(scan)
     imp.finish()
-    media = _import_media(store, rec.uid, src.file.parent / "files")
-    if media:
-        notes.append(f"{media} media files")
     summary = imp.final_summary(inherits=len(segments) > 1)
     if summary_before:
         summary = {**forking.summary_only(store, rec.uid, epoch, segments, summary_before), **summary}

@@ -278,13 +278,16 @@ class RunFold:
         self._flush()
 
     def wandb_summary(self) -> dict[str, Any]:
-        """The folded summary records, decoded (W&B media objects kept); undecodable values left out."""
+        """The folded summary records, decoded; W&B media objects and undecodable values left out."""
         out: dict[str, Any] = {}
         for k, text in self.summary.items():
             try:
                 value = json.loads(text)
             except ValueError:
                 self.bad += 1
+                continue
+            if isinstance(value, dict) and isinstance(value.get("_type"), str):
+                self.left_out[value["_type"]] = self.left_out.get(value["_type"], 0) + 1
                 continue
             out[k] = value
         return out
