@@ -33,13 +33,14 @@ log = logging.getLogger("runtree.server.wandb")
 
 
 NO_ARTIFACTS = (
-    "runtree does not store W&B artifacts (log_artifact, use_artifact, log_model, and wandb.Table / wandb.plot.* "
-    "in wandb clients before 0.31, which save a table as an artifact): with wandb >= 0.31 a logged Table is a media "
-    "file runtree keeps with its row; see docs/wandb-compat.md"
+    "runtree does not store W&B artifacts (log_artifact, use_artifact, log_model, run.logged_artifacts(), and "
+    "wandb.Table / wandb.plot.* in wandb clients before 0.31, which save a table as an artifact): with wandb >= 0.31 "
+    "a logged Table is a media file runtree keeps with its row; see docs/wandb-compat.md"
 )
 _ARTIFACT_OPS = re.compile(
     r"\b(createArtifact|createArtifactManifest|createArtifactFiles|commitArtifact|useArtifact|linkArtifact|"
-    r"updateArtifactManifest|completeMultipartUploadArtifact|addAliases|artifactCollection|artifactSequence)\s*\("
+    r"updateArtifactManifest|completeMultipartUploadArtifact|addAliases|artifactCollection|artifactSequence|"
+    r"outputArtifacts|inputArtifacts|artifactCollections|artifactTypes)\s*\("
 )
 CAPTURE_ENV = "RUNTREE_GRAPHQL_CAPTURE"  # a file: each operation the clients send is appended to it (tests/fixtures)
 
