@@ -34,7 +34,7 @@ def _check(api: runtree.Api, ids: dict[str, str], tmp_path: Path, url_base: str)
     assert [r.id for r in api.runs("team/p", filters={"tags": {"$in": ["base"]}, "state": "finished"})] == [ids["a"]]
     assert [r.id for r in api.runs("team/p", order="-created_at")] == [ids["c"], ids["b"], ids["a"]]
     assert [r.id for r in api.runs("team/p", filters={"config.opt.name": {"$regex": "^ad"}})] == [ids["a"], ids["b"], ids["c"]]
-    with pytest.raises(UsageError, match="cannot filter or order runs by 'cfg.lr'"):
+    with pytest.raises(UsageError, match=r"cannot filter or order runs by 'cfg\.lr'"):
         api.runs("team/p", filters={"cfg.lr": 1})
 
     run = api.run(f"team/p/{ids['a']}")
