@@ -13,8 +13,11 @@ from runtree.domain import lineage
 from runtree.domain.records import RunRecord
 from runtree.domain.runfilter import parse_filter, parse_order, to_spec
 from runtree.errors import UsageError
+from runtree.server import auth
 from runtree.store.base import Store
+from runtree.store.remote import RemoteStore
 from runtree.store.sqlite import SqliteStore
+from tests.integration.server_fixture import Server
 
 
 @pytest.fixture(params=["sqlite", "postgres", "remote(sqlite)"])
@@ -124,3 +127,23 @@ def test_order_and_pages(store: Store) -> None:
 def test_a_bad_filter_is_refused_with_its_reason(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=message.replace("$", r"\$").replace("(", r"\(").replace("[", r"\[")):
         parse_filter(spec)
+
+
+def test_a_key_queries_only_its_entities(sqlite_server: Server) -> None:
+    admin = sqlite_server.fresh_store()
+    try:
+        _seed(admin)
+        admin.create_run(RunRecord(uid="o1", entity="other", project="p", id="o", name="o", created_at=1.0), lineage.new_run("o1"))
+        key = auth.create_key(admin, ["e"])
+    finally:
+        admin.close()
+    mine = RemoteStore(sqlite_server.url, key)
+    try:
+        assert {r.entity for r in mine.query_runs(None, None, None, parse_order(None))} == {"e"}
+        assert mine.count_runs(None, "p", parse_filter({"config.lr": {"$gt": 0}})) == 3
+        with pytest.raises(PermissionError, match="may not access entity 'other'"):
+            mine.query_runs("other", "p", None, parse_order(None))
+        with pytest.raises(UsageError, match=r"limit must be 0\.\.10000"):
+            mine.query_runs("e", "p", parse_filter({"config.lr": {"$gt": 0}}), parse_order(None), limit=20000)
+    finally:
+        mine.close()
