@@ -10,7 +10,6 @@ import base64
 import fnmatch
 import hashlib
 import json
-import math
 import mimetypes
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -148,13 +147,6 @@ def history_keys(store: Store, run: RunRecord) -> dict[str, Any]:
     last = store.last_row(store.read_segments(run.uid))
     keys = {k: {"typeCounts": [{"type": _type_name(v), "count": 1}]} for k, v in run.summary.items() if k not in wandb_format.SPECIAL_KEYS}
     return {"lastStep": -1 if last is None else last[0], "keys": keys}
-
-
-def last_system_sample(store: Store, run: RunRecord) -> dict[str, Any]:
-    last: dict[str, Any] = {}
-    for _, values in store.read_system(store.read_segments(run.uid)):
-        last = values
-    return {k: v for k, v in last.items() if not (isinstance(v, float) and not math.isfinite(v))}
 
 
 def events_lines(store: Store, run: RunRecord, samples: int | None) -> list[str]:

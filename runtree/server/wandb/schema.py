@@ -242,7 +242,7 @@ type Run {
   projectId: ID
   commit: String
   readOnly: Boolean
-  "The last system-metrics sample, as JSON."
+  "Always {}: each run of a page asks for it, and it would cost a scan of the run's samples (use events)."
   systemMetrics: JSONString
   user: User
   "{lastStep, keys: {key: {typeCounts: [{type, count}]}}} from the summary (cheap: no history scan)."
