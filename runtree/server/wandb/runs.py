@@ -213,6 +213,7 @@ def _update(
         # The first upsert of a client starting on a run that had stopped: a resume (RunResumeStatus came first).
         fields.update(state=RUNNING, finished_at=None, exit_code=None)
         extra["resumed"] = True
+        extra["step_shift"] = None  # a new client numbers its rows itself: filestream decides again
     if wb:
         fields["metric_defs"] = {**run.metric_defs, **wandb_format.metric_defs(wb.get("m"))}
     if wb or extra:
