@@ -231,3 +231,21 @@ def test_offline_runs_with_a_fork_and_a_rewind_synced(version: str, server: Serv
     assert parent.rewinds()[0].at_step == 10 and parent.summary["best"] == 42
     assert [r["m"] for r in child.history(pandas=False)] == [*range(31), -31, -32, -33, -34]
     assert child.parent is not None and child.parent.uid == parent.uid and child.state == "finished"
+
+
+def test_a_fork_synced_after_its_parents_rewind_forks_the_history_it_was_made_from(
+    server: Server, key: str, api: runtree.Api, tmp_path: Path
+) -> None:
+    python = wandb_python(NEWEST)
+    env = env_for(server, key, tmp_path / "w")
+    ids = last_json(run(python, ["-c", OFFLINE], env, tmp_path))
+    parent_dir, fork_dir, rewind_dir = sorted(str(p) for p in (tmp_path / "w" / "wandb" / "wandb").glob("offline-run-*"))
+    assert ids["child"] in fork_dir and ids["parent"] in rewind_dir
+    run(python, ["-m", "wandb", "sync", parent_dir], env, tmp_path)
+    run(python, ["-m", "wandb", "sync", rewind_dir], env, tmp_path)  # the parent is cut at 10 before its fork at 30 arrives
+    run(python, ["-m", "wandb", "sync", fork_dir], env, tmp_path)
+
+    parent, child = api.run(f"{ENTITY}/off/{ids['parent']}"), api.run(f"{ENTITY}/off/{ids['child']}")
+    assert [r["m"] for r in parent.history(pandas=False)] == [*range(11), 1011, 1012, 1013, 1014]
+    assert [r["m"] for r in child.history(pandas=False)] == [*range(31), -31, -32, -33, -34]  # the archived rows 11..30
+    assert {(s.source_uid, s.epoch) for s in child.segments} == {(parent.uid, 0), (child.uid, 0)}
