@@ -78,7 +78,7 @@ def system_samples(lines: Sequence[str], now: float) -> list[tuple[float, dict[s
     for line in lines:
         obj = wandb_format.flatten_row(_object(line, "events"))
         ts = _number(obj.get("_timestamp"))
-        values = {k: v for k, v in obj.items() if k.startswith("system.")}
+        values = {k: v for k, v in obj.items() if k.startswith("system.") and not isinstance(v, dict | list)}  # scalars only
         if values:
             samples.append((now if ts is None else ts, values))
     return samples
