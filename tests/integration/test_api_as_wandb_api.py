@@ -8,20 +8,39 @@ from pathlib import Path
 import pytest
 
 import runtree
+from runtree.domain import lineage
+from runtree.domain.records import RunRecord
 from runtree.errors import UsageError
 from runtree.server import auth
+from runtree.store.base import Store
 from runtree.store.remote import RemoteStore
 from tests.integration.server_fixture import Server
 
 
-def _log(project: str, lr: float, tags: list[str], losses: list[float], best: float | None = None) -> str:
-    run = runtree.init(project=project, entity="team", config={"lr": lr, "opt": {"name": "adam"}}, tags=tags)
-    for x in losses:
-        run.log({"loss": x})
-    if best is not None:
-        run.summary["best"] = best
-    run.finish()
-    return str(run.id)
+def _seed(store: Store) -> dict[str, str]:
+    """Three finished runs of team/p, oldest first (made through the store: the SDK's own path is tested elsewhere)."""
+    runs = {
+        "a": ({"lr": 0.1, "opt": {"name": "adam"}}, ("base",), [1.0, 0.5]),
+        "b": ({"lr": 0.01, "opt": {"name": "adam"}}, ("gpu",), [2.0]),
+        "c": ({"lr": 0.001, "opt": {"name": "adam"}}, (), [0.1]),
+    }
+    for i, (rid, (config, tags, losses)) in enumerate(runs.items()):
+        summary = {"loss": losses[-1], "_step": len(losses) - 1}
+        rec = RunRecord(
+            uid=f"{rid}" * 32,
+            entity="team",
+            project="p",
+            id=rid,
+            name=f"run-{rid}",
+            created_at=1000.0 + i,
+            state="finished",
+            config=config,
+            tags=tags,
+            summary=summary,
+        )
+        store.create_run(rec, lineage.new_run(rec.uid))
+        store.append_rows(rec.uid, 0, [(s, 1000.0 + s, {"_step": s, "loss": x}) for s, x in enumerate(losses)])
+    return {k: k for k in runs}
 
 
 def _check(api: runtree.Api, ids: dict[str, str], tmp_path: Path, url_base: str) -> None:
@@ -57,8 +76,8 @@ def _check(api: runtree.Api, ids: dict[str, str], tmp_path: Path, url_base: str)
 
 
 def test_embedded_store(rt_dir: Path, tmp_path: Path) -> None:
-    ids = {"a": _log("p", 0.1, ["base"], [1.0, 0.5]), "b": _log("p", 0.01, ["gpu"], [2.0]), "c": _log("p", 0.001, [], [0.1])}
     api = runtree.Api()
+    ids = _seed(api.store)
     _check(api, ids, tmp_path, "http://127.0.0.1:8765")
     api.store.put_file(api.run(f"team/p/{ids['c']}").uid, "notes/n.txt", b"hi")
     api.run(f"team/p/{ids['c']}").file("notes/n.txt").download(root=tmp_path / "dl").close()
@@ -68,16 +87,12 @@ def test_embedded_store(rt_dir: Path, tmp_path: Path) -> None:
 def test_server_named_by_overrides_or_wandb_base_url(
     rt_dir: Path, sqlite_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqlite_server.wipe()
-    admin = RemoteStore(sqlite_server.url, sqlite_server.admin_key)
-    key = auth.create_key(admin, ["team"])
-    admin.close()
-    monkeypatch.setenv("RUNTREE_BASE_URL", sqlite_server.url)
-    monkeypatch.setenv("RUNTREE_API_KEY", key)
-    ids = {"a": _log("p", 0.1, ["base"], [1.0, 0.5]), "b": _log("p", 0.01, ["gpu"], [2.0]), "c": _log("p", 0.001, [], [0.1])}
-    runtree.store.close_all()
-    monkeypatch.delenv("RUNTREE_BASE_URL")
-    monkeypatch.delenv("RUNTREE_API_KEY")
+    admin = sqlite_server.fresh_store()
+    try:
+        ids = _seed(admin)
+        key = auth.create_key(admin, ["team"])
+    finally:
+        admin.close()
 
     with runtree.Api(overrides={"base_url": sqlite_server.url}, api_key=key) as api:
         _check(api, ids, tmp_path, sqlite_server.url)
