@@ -13,7 +13,7 @@ import pandas as pd
 from runtree.domain import ids, runfilter
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchRun, UsageError
-from runtree.store import default_entity, default_store_url, env_store_url, open_store
+from runtree.store import ENV_STORE_URLS, default_entity, is_server_url, open_store, resolve_store_url
 from runtree.store.base import Store
 from runtree.store.reaper import reap
 
@@ -306,7 +306,15 @@ class ApiRun:
         return f"<ApiRun {self.path} ({self.state}) uid={self.uid}>"
 
 
-BASE_URL_ENV = ("RUNTREE_STORE_URL", "RUNTREE_BASE_URL", "WANDB_BASE_URL")
+def _key_entity(store: Any, url: str) -> str | None:
+    """On a runtree server with no entity named in the environment: the API key's own entity, as the SDK uses."""
+    if not is_server_url(url) or os.environ.get("RUNTREE_ENTITY") or os.environ.get("WANDB_ENTITY"):
+        return None
+    try:
+        found = store.whoami().get("default_entity")
+    except Exception:  # an older server, or none answering yet: the plain default
+        return None
+    return str(found) if found else None
 
 
 class Api:
@@ -322,11 +330,12 @@ class Api:
         api_key: str | None = None,
     ) -> None:
         overrides = dict(overrides or {})
-        env = next((os.environ[n] for n in BASE_URL_ENV if os.environ.get(n)), None)
-        url = store or overrides.get("store_url") or overrides.get("base_url") or env or env_store_url()
-        url = url or default_store_url(overrides.get("dir"))
+        explicit = store or overrides.get("store_url") or overrides.get("base_url")
+        if not explicit and not any(os.environ.get(n) for n in ENV_STORE_URLS):
+            explicit = os.environ.get("WANDB_BASE_URL")  # wandb's variable, after runtree's own
+        url = resolve_store_url(explicit, overrides.get("dir"))
         key = api_key or (os.environ.get("WANDB_API_KEY") if url == os.environ.get("WANDB_BASE_URL") else None)
-        remote = url.startswith(("http://", "https://"))
+        remote = is_server_url(url)
         if remote and key and not os.environ.get("RUNTREE_API_KEY"):
             from runtree.store.remote import RemoteStore
 
@@ -336,7 +345,7 @@ class Api:
             self.store = open_store(url)  # shared by the process, closed by runtree.store.close_all()
             self._owned = False
         self.app_url = url.rstrip("/") if remote else UI_URL
-        self.default_entity = overrides.get("entity") or default_entity()
+        self.default_entity = overrides.get("entity") or _key_entity(self.store, url) or default_entity()
         self.default_project = overrides.get("project") or os.environ.get("RUNTREE_PROJECT") or os.environ.get("WANDB_PROJECT")
 
     def run(self, path: str) -> ApiRun:
