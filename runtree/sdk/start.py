@@ -123,13 +123,21 @@ def rewind(store: Store, req: Request, spec: ForkSpec) -> Start:
     fields: dict[str, Any] = {**_process_fields(now), "config": {**run.config, **req.config}}
     if req.name:
         fields["name"] = req.name
-    segments = forking.rewind(store, run, cut, now, **fields)
+    # Taken by the same atomic claim as resume: of two processes rewinding (or resuming) at once, one gets the run.
+    store.claim_run(run.uid, **_process_fields(now))
+    try:
+        segments = forking.rewind(store, run, cut, now, **fields)
+    except BaseException:  # give the run back as it was, or it would be reaped as crashed once this process ends
+        store.update_run(
+            run.uid, **{k: getattr(run, k) for k in ("state", "host", "pid", "pid_started", "heartbeat_at", "finished_at", "exit_code")}
+        )
+        raise
     kept = segments[:-1]
     return Start(store.get_run(run.uid), segments, cut.step + 1, cut.runtime, lambda: store.read_rows(kept), resumed=True)
 
 
 def resume(store: Store, req: Request, existing: RunRecord) -> Start:
-    forking.check_not_active(existing, "resume")
+    forking.check_not_active(existing, "resume")  # the common refusal, before any history is read
     segs = store.read_segments(existing.uid)
     last = store.last_row(segs)
     step = 0 if last is None else last[0] + 1
@@ -144,8 +152,10 @@ def resume(store: Store, req: Request, existing: RunRecord) -> Start:
             fields[key] = getattr(req, key)
     if req.tags:
         fields["tags"] = req.tags
-    store.update_run(existing.uid, **fields)
-    return Start(store.get_run(existing.uid), segs, step, runtime, lambda: store.read_rows(segs), resumed=True)
+    # The claim: the liveness check and the takeover in one transaction, so of two processes resuming at once
+    # exactly one gets the run and the other RunIsActive naming its host and pid.
+    claimed = store.claim_run(existing.uid, **fields)
+    return Start(claimed, segs, step, runtime, lambda: store.read_rows(segs), resumed=True)
 
 
 def _record(store: Store, req: Request, now: float, **fields: Any) -> RunRecord:

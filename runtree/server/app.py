@@ -25,7 +25,7 @@ from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from runtree.domain import ids
+from runtree.domain import ids, runfilter
 from runtree.domain.records import RunRecord, Segment
 from runtree.errors import (
     NoSuchFile,
@@ -45,6 +45,7 @@ from runtree.server.guards import BodyLimit as BodyLimit
 from runtree.server.guards import parse_json as parse_json
 from runtree.server.ui import mount_ui
 from runtree.server.wandb import mount_wandb
+from runtree.server.workspace import workspace_routes
 from runtree.store.base import ApiKey, Store
 from runtree.store.wire import EXACT_MEDIA_TYPE, dumps_exact, key_to_json, rewind_to_json, run_to_json, segment_to_json, strict
 
@@ -200,6 +201,7 @@ def create_app(store: Store, auth: KeyAuth | OpenAuth, *, allowed_hosts: Iterabl
     r.include_router(_runs(store))
     r.include_router(_streams(store))
     r.include_router(_admin(store))
+    r.include_router(workspace_routes(store))  # the web workspace: series of many runs, settings, importance
     app.include_router(r)
     mount_wandb(app, store, auth)  # W&B-compatible endpoints for the wandb client: /graphql, /files/.../file_stream
     mount_ui(app)  # the web UI: last, as its page route answers any path the API does not
@@ -257,6 +259,17 @@ def _check_scope(entity: str | None, project: str | None, parent_uid: str | None
         ids.validate_uid(parent_uid)
 
 
+def _json_param(name: str, text: str | None) -> Any:
+    if not text:
+        return None
+    if len(text) > 65536:
+        raise UsageError(f"{name} is longer than 65536 characters")
+    try:
+        return parse_json(text)
+    except ValueError as e:
+        raise UsageError(f"{name} is not JSON: {e}") from None
+
+
 def _runs(store: Store) -> APIRouter:
     r = APIRouter(tags=["runs"], route_class=_Route, responses=schemas.ERROR_RESPONSES)
 
@@ -292,6 +305,31 @@ def _runs(store: Store) -> APIRouter:
         runs = [run_to_json(x) for x in store.list_runs(entity, project, parent_uid=parent_uid) if who.can(x.entity)]
         return _encode(request, {"runs": runs})
 
+    @r.get("/runs/query", summary="Runs matching a W&B filter, in order, one page (Store.query_runs / count_runs)")
+    def query_runs(
+        request: Request,
+        who: Caller,
+        entity: str | None = None,
+        project: str | None = None,
+        filters: str | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        count: bool = False,
+    ) -> Response:
+        where = runfilter.parse_filter(_json_param("filters", filters))
+        if entity is not None:
+            who.check(entity)
+        elif not who.admin:  # only the caller's entities, in the database, so pages stay whole
+            mine = runfilter.Cmp(runfilter.Field("column", ("entity",)), "$in", tuple(sorted(who.entities)))
+            where = mine if where is None else runfilter.Bool("and", (mine, where))
+        if count:
+            return _encode(request, {"count": store.count_runs(entity, project, where)})
+        if (limit is not None and not 0 <= limit <= 10_000) or offset < 0:
+            raise UsageError("limit must be 0..10000 and offset non-negative")
+        runs = store.query_runs(entity, project, where, runfilter.parse_order(order), limit, offset)
+        return _encode(request, {"runs": [run_to_json(x) for x in runs]})
+
     @r.get("/runs/{uid}", summary="One run by uid (Store.get_run)")
     def get_run(request: Request, uid: UidPath, who: Caller) -> Response:
         return _encode(request, run_to_json(_run(store, who, uid)))
@@ -313,6 +351,13 @@ def _runs(store: Store) -> APIRouter:
             who.check(body.fields["entity"], " (moving a run there)")
         store.update_run(uid, **body.fields)
         return _no_content()
+
+    @r.post("/runs/{uid}/claim", summary="Take a run for writing (resume) unless a live process logs it (Store.claim_run)")
+    def claim_run(request: Request, uid: str, body: schemas.UpdateRun, who: Caller) -> Response:
+        _run(store, who, uid)
+        if "entity" in body.fields:
+            who.check(body.fields["entity"], " (moving a run there)")
+        return _encode(request, run_to_json(store.claim_run(uid, **body.fields)))
 
     @r.get("/runs/{uid}/segments", summary="The run's visible history as segments (Store.read_segments)")
     def read_segments(request: Request, uid: UidPath, who: Caller) -> Response:
@@ -468,7 +513,9 @@ def _admin(store: Store) -> APIRouter:
 
     @r.get("/whoami", summary="What the calling key may touch")
     def whoami(request: Request, who: Caller) -> Response:
-        return _encode(request, {"admin": who.admin, "entities": sorted(who.entities), "prefix": who.prefix})
+        # default_entity: where the SDK logs when no entity is named (the wandb endpoints use the same rule).
+        default = min(who.entities) if who.entities else None
+        return _encode(request, {"admin": who.admin, "entities": sorted(who.entities), "prefix": who.prefix, "default_entity": default})
 
     @r.post("/keys", summary="Store a new key by its sha256 digest (admin; Store.create_key)")
     def create_key(request: Request, body: schemas.NewKey, who: Caller) -> Response:

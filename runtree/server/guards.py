@@ -37,8 +37,11 @@ _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SIMPLE_TYPES = frozenset({"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 _CROSS_SITE = frozenset({b"cross-site", b"same-site"})
 
-_DIGITS_19 = re.compile(rb"\d{19}")
-_BIG_INT = re.compile(rb"(?:^|[,:\[\s-])\d{19}")  # a number token starting with 19 digits: maybe an integer beyond 64 bits
+# A number token starting with 19 digits (maybe an integer beyond 64 bits) starts the body or follows one of
+# these characters. One character class, then digits: ~10x faster than an alternation with ^, which cost a
+# quarter of the server's CPU under 16 logging clients (a value below 0.01 is a 19-digit run after its '.').
+_BIG_INT_HEAD = re.compile(rb"[0-9]{19}")
+_BIG_INT = re.compile(rb"[,:\[\s-][0-9]{19}")
 _SURROGATE_TEXT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")  # an escaped or raw UTF-16 surrogate
 MAX_DEPTH = 64  # nesting of a GraphQL request's variables and of a run's config, summary, metadata
 MAX_BODY_BYTES = 64 << 20  # a request body, after gzip decoding
@@ -169,9 +172,8 @@ def parse_json(body: bytes | str) -> Any:
     json.JSONDecodeError for text that is not JSON, holds a lone surrogate, or nests too deep to parse.
     """
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
-    # orjson reads an integer beyond 64 bits as an inexact float. The first search is quick but also
-    # matches a fraction's digits (0.00123...); the second, slower one tells those apart.
-    if not _DIGITS_19.search(raw) or not _BIG_INT.search(raw):
+    # orjson reads an integer beyond 64 bits as an inexact float; such a body goes to json.
+    if not _BIG_INT_HEAD.match(raw) and not _BIG_INT.search(raw):
         try:
             return orjson.loads(raw)  # refuses lone surrogates and nesting over 1024
         except orjson.JSONDecodeError:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runtree.domain.records import Rewind, RunRecord, Segment
+from runtree.domain.runfilter import Node, OrderBy
 
 # (step, wall-clock timestamp, the whole row including _step/_timestamp/_runtime)
 RowIn = tuple[int, float, dict[str, Any]]
@@ -48,8 +49,26 @@ class Store(Protocol):
     def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
         """Runs, oldest first, optionally limited to an entity, a project or the children of a run."""
 
+    def query_runs(
+        self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        """Runs matching a parsed W&B filter (runtree.domain.runfilter), in `order`, one page; evaluated in the database."""
+
+    def count_runs(self, entity: str | None, project: str | None, where: Node | None) -> int:
+        """How many runs query_runs would find without a page limit."""
+
     def update_run(self, uid: str, **fields: Any) -> None:
         """Change stored fields of a run (name, config, summary, state, tags, notes, ...)."""
+
+    def claim_run(self, uid: str, **fields: Any) -> RunRecord:
+        """Take a run for writing (resume): in one transaction, RunIsActive (naming host and pid) when a live process
+        logs it, else set `fields` (the new process's host, pid, state) and return the run as stored."""
+
+    def running_runs(self) -> list[RunRecord]:
+        """The runs whose state is `running` (for the reaper), by an index that holds only them."""
+
+    def mark_crashed(self, uid: str, heartbeat_at: float, **fields: Any) -> bool:
+        """Mark the run crashed with `fields` (summary, last_step) only if it is still running with this heartbeat. Atomic."""
 
     # -- lineage ---------------------------------------------------------------------------
     def read_segments(self, uid: str) -> list[Segment]:
@@ -112,6 +131,13 @@ class Store(Protocol):
 
     def delete_key(self, key_hash: str) -> bool:
         """Revoke a key; False when there was none with this hash."""
+
+    # -- shared settings (a project's workspace layout, ...) ------------------------------------
+    def get_setting(self, scope: str) -> Any | None:
+        """The JSON value stored under `scope` ("workspace/<entity>/<project>"), or None."""
+
+    def put_setting(self, scope: str, value: Any) -> None:
+        """Store `value` (any JSON value) under `scope`, replacing what was there."""
 
     def close(self) -> None:
         """Release connections."""

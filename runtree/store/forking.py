@@ -7,17 +7,18 @@ Only a moment named by a custom step metric scans that metric, to prove it never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from runtree.domain import ids, lineage
 from runtree.domain.forkspec import STEP, ForkSpec
-from runtree.domain.records import RUNNING, Rewind, RunRecord, Segment
+from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.domain.steps import step_for_metric_value
-from runtree.errors import NoSuchRun, RunIsActive, StepOutOfRange, UsageError
+from runtree.errors import NoSuchRun, StepOutOfRange, UsageError
 from runtree.store.base import Store
-from runtree.store.reaper import is_gone
+from runtree.store.reaper import check_not_active as check_not_active  # where callers have always found it
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +45,6 @@ def resolve_run(store: Store, ref: str, entity: str, project: str, option: str) 
     if found is None:
         raise NoSuchRun(f"{option}: no run {ref!r} in {entity}/{project}, and no run has that immutable id")
     return found
-
-
-def check_not_active(run: RunRecord, what: str) -> None:
-    """Refuse to rewind or resume a run whose process is still logging it."""
-    if run.state == RUNNING and not is_gone(run):
-        raise RunIsActive(f"cannot {what} run {run.path}: it is still running (pid {run.pid} on {run.host}); finish it first")
 
 
 def _step_of(store: Store, run: RunRecord, segments: Sequence[Segment], spec: ForkSpec, label: str) -> int:
@@ -106,6 +101,16 @@ def rewind(store: Store, run: RunRecord, cut: Cut, now: float, **fields: Any) ->
     rw = Rewind(run.uid, cut.step, run.epoch, new_epoch, now, tuple(archived))
     store.rewind_run(run.uid, segments, rw, last_step=cut.step, **fields)
     return segments
+
+
+def summary_only(store: Store, uid: str, epoch: int, segments: Sequence[Segment], before: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of `before` (a run's summary when it was rewound) that no row of the run ever held, in any
+    epoch or inherited (run.summary["best"] = 42): they belong to the run, not to the history a rewind cut."""
+    logged: set[str] = set()
+    own = [Segment(uid, e, 0) for e in range(epoch + 1)]  # every epoch's rows, the archived ones included
+    for row in itertools.chain(store.read_rows(segments), store.read_rows(own)):
+        logged.update(row)
+    return {k: v for k, v in before.items() if k not in logged and not k.startswith("_")}
 
 
 def next_name(store: Store, entity: str, project: str) -> str:
