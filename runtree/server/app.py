@@ -197,7 +197,7 @@ def create_app(store: Store, auth: KeyAuth | OpenAuth, *, allowed_hosts: Iterabl
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     _install_error_handlers(app)
     app.state.store, app.state.auth = store, auth
-    r = APIRouter(prefix=API, route_class=_Route)
+    r = APIRouter(prefix=API, route_class=_Route, responses=schemas.ERROR_RESPONSES)  # the errors any route may answer
     r.include_router(_runs(store))
     r.include_router(_streams(store))
     r.include_router(_admin(store))

@@ -12,9 +12,10 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from runtree.domain import ids
 from runtree.errors import NoSuchRun
 from runtree.server import importance, series
 from runtree.server.auth import KeyAuth, OpenAuth, Principal
@@ -35,8 +36,8 @@ def _principal(request: Request, authorization: Annotated[str | None, Depends(_k
 
 
 Caller = Annotated[Principal, Depends(_principal)]
-Key = Annotated[str, Field(min_length=1, max_length=500)]
-Uid = Annotated[str, Field(min_length=1, max_length=200)]
+Key = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(lambda k: ids.check_text("key", k))]
+Uid = Annotated[str, Field(pattern=ids.UID_PATTERN)]  # the one uid format (runtree.domain.ids)
 
 
 class Body(BaseModel):
@@ -66,7 +67,8 @@ def _scope(who: Principal, scope: str) -> None:
     m = _SCOPE.match(scope)
     if m is None:
         raise ValueError(f"a setting's scope is 'workspace/<entity>/<project>', not {scope[:80]!r}")
-    who.check(m.group(1))
+    who.check(ids.validate_entity(m.group(1)))
+    ids.validate_project(m.group(2))
 
 
 def workspace_routes(store: Store) -> APIRouter:
