@@ -79,6 +79,15 @@ class Run:
         self._finished = False
         self._lock = threading.Lock()
         self._context: list[Any] = []  # system sampler, console capture: stopped at finish
+        self._converter: Any = None  # runtree.sdk.media.rows.Converter, made at the first value that is not a scalar
+
+    def _convert(self, key: str, value: Any) -> Any:
+        """check_row's hook for media, lists and arrays (imports the media code only when first needed)."""
+        if self._converter is None:
+            from runtree.sdk.media.rows import Converter
+
+            self._converter = Converter()
+        return self._converter(key, value)
 
     # -- identity ----------------------------------------------------------------------------
     @property
@@ -199,7 +208,10 @@ class Run:
         """Log a dict of metrics at the current step (or `step`), as wandb.log does."""
         if self._finished:
             raise UsageError(f"run {self.path} is finished; log() after finish() is not stored")
-        row = check_row(data)
+        row = check_row(data, self._convert)
+        if self._converter is not None and self._converter.found:
+            self._converter.found = False
+            self._writer.has_media = True
         now = time.time()
         counter = self._counter
         if step is None and commit is None and not counter.pending:

@@ -102,6 +102,9 @@ class SpoolingStore:
     def put_file(self, uid: str, name: str, data: bytes) -> None:
         self._write("put_file", uid, name, data)
 
+    def put_media(self, uid: str, epoch: int, files: Any, data: Any) -> None:
+        self._write("put_media", uid, epoch, files, data)
+
     def __getattr__(self, name: str) -> Any:
         # Anything else (reads) is the server's.
         return getattr(self.remote, name)

@@ -49,6 +49,8 @@ class Writer:
         self._system: deque[tuple[float, dict[str, Any]]] = deque()
         self._logs: deque[tuple[int, float, int | None, str, str]] = deque()
         self._fields: dict[str, Any] = {}
+        self.has_media = False  # set once the run logs a Media object: rows are then encoded before they are stored
+        self._media: tuple[list[Any], dict[str, bytes]] = ([], {})  # encoded files not stored yet
         self._lock = threading.Lock()  # guards summary and _fields against the training thread
         self._wake = threading.Event()
         self._idle = threading.Condition()
@@ -146,9 +148,25 @@ class Writer:
             if stopping:
                 return
 
+    def _encode_media(self, rows: list[Row]) -> None:
+        """Media objects in `rows` become their `_type` values; their files wait in self._media until stored."""
+        from runtree.sdk.media.rows import encode_row
+
+        files, blobs = self._media
+        for step, _ts, row in rows:
+            f, b = encode_row(step, row)
+            files.extend(f)
+            blobs.update(b)
+
     def _flush(self, final: bool) -> None:
         rows = _take(self._rows)
         try:
+            if self.has_media and rows:
+                self._encode_media(rows)
+            if self._media[0]:
+                # The files before the rows that reference them: a reader never meets a row whose file is missing.
+                self.store.put_media(self.uid, self.epoch, *self._media)
+                self._media = ([], {})
             if rows:
                 self.store.append_rows(self.uid, self.epoch, rows)
         except BaseException:
@@ -209,9 +227,11 @@ class NullWriter:
         self.summary = summary
         self._lock = threading.Lock()
         self.error: BaseException | None = None
+        self.has_media = False
 
     def put(self, step: int, ts: float, row: dict[str, Any]) -> None:
-        self.summary.add(row)
+        # Nothing is stored: media are not encoded, their keys only leave the summary untouched.
+        self.summary.add({k: v for k, v in row.items() if not hasattr(v, "encode")})
 
     def put_system(self, ts: float, values: dict[str, Any]) -> None:
         pass

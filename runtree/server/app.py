@@ -40,6 +40,7 @@ from runtree.errors import (
 )
 from runtree.server import history, schemas
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
+from runtree.server.media import media_router
 from runtree.server.ui import mount_ui
 from runtree.server.wandb import mount_wandb
 from runtree.store.base import ApiKey, Store
@@ -261,6 +262,7 @@ def create_app(store: Store, auth: KeyAuth | OpenAuth) -> FastAPI:
     r.include_router(_runs(store))
     r.include_router(_streams(store))
     r.include_router(_admin(store))
+    r.include_router(media_router(_Route))
     app.include_router(r)
     mount_wandb(app, store, auth)  # W&B-compatible endpoints for the wandb client: /graphql, /files/.../file_stream
     mount_ui(app)  # the web UI: last, as its page route answers any path the API does not

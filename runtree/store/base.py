@@ -6,10 +6,11 @@ segment list (runtree.domain.lineage), one range scan per segment.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from runtree.domain.media import MediaFile
 from runtree.domain.records import Rewind, RunRecord, Segment
 
 # (step, wall-clock timestamp, the whole row including _step/_timestamp/_runtime)
@@ -99,6 +100,17 @@ class Store(Protocol):
 
     def list_files(self, uid: str) -> list[str]:
         """Names of the run's files, sorted."""
+
+    # -- media: files referenced from row values, their bytes stored once by sha256 (runtree.store.blobs) ----
+    def put_media(self, uid: str, epoch: int, files: Sequence[MediaFile], data: Mapping[str, bytes]) -> None:
+        """Store the bytes (`data`, by sha256) of each file not stored yet, then record the files as the run's media
+        at their steps; idempotent. Called before the rows that reference them are appended."""
+
+    def list_media(self, segments: Sequence[Segment], *, path: str | None = None, sha256: str | None = None) -> list[MediaFile]:
+        """The media files of the visible history (of these segments) in step order; only those at `path` or `sha256`."""
+
+    def read_media(self, uid: str, sha256: str) -> bytes:
+        """The bytes of a media file (by sha256) that run `uid` references; NoSuchFile when there is none."""
 
     # -- server API keys (runtree.server.auth) -----------------------------------------------
     def create_key(self, key: ApiKey, *, only_if_first: bool = False) -> bool:

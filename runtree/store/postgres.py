@@ -14,6 +14,7 @@ the small tables that reference runs stay co-located:
     SELECT create_distributed_table('system_samples', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('console_lines', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('run_files', 'uid', colocate_with => 'segments');
+    SELECT create_distributed_table('media', 'uid', colocate_with => 'segments');
     SELECT create_reference_table('api_keys');
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,14 +31,17 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from runtree.domain.media import MediaFile
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
 from runtree.store.base import ApiKey, RowIn
+from runtree.store.blobs import BlobStore, default_blobs_url, open_blobs
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
 
 # Shared with the SQLite store so the two can never disagree on what a run row holds.
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
+from runtree.store.media import MediaRecords
 
 _MIGRATION_LOCK = 0x72756E74726565  # "runtree" in ASCII: the advisory lock key every runtree process agrees on
 _CHUNK = 5000  # rows per round trip when reading; no connection is held while the caller consumes them
@@ -98,7 +102,7 @@ def migrate(conn: psycopg.Connection[Any], steps: Sequence[tuple[int, str, str]]
 class PostgresStore:
     """Store on a PostgreSQL database; safe to share between the threads of a process."""
 
-    def __init__(self, url: str, *, max_size: int = 10, connect_timeout: int = 10) -> None:
+    def __init__(self, url: str, *, max_size: int = 10, connect_timeout: int = 10, blobs_url: str | None = None) -> None:
         self.url = redact(url)
         kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in url:
@@ -112,6 +116,13 @@ class PostgresStore:
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url, kwargs=kwargs, min_size=1, max_size=max_size, open=True, check=ConnectionPool.check_connection, name="runtree"
         )
+        # Media bytes live beside the database, in a blob store ($RUNTREE_BLOBS_URL, else ./runtree/files).
+        self.blobs: BlobStore = open_blobs(blobs_url or default_blobs_url())
+        self._media = MediaRecords(self.blobs, self._execute_many, lambda q, a: self._rows(q, a), "%s")
+
+    def _execute_many(self, query: str, rows: list[tuple[Any, ...]]) -> None:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(query, rows)
 
     def close(self) -> None:
         self._pool.close()
@@ -366,6 +377,16 @@ class PostgresStore:
 
     def list_files(self, uid: str) -> list[str]:
         return [r[0] for r in self._rows('SELECT name FROM run_files WHERE uid = %s ORDER BY name COLLATE "C"', (uid,))]
+
+    # -- media (runtree.store.media) -------------------------------------------------------
+    def put_media(self, uid: str, epoch: int, files: Sequence[MediaFile], data: Mapping[str, bytes]) -> None:
+        self._media.put(uid, epoch, files, data)
+
+    def list_media(self, segments: Sequence[Segment], *, path: str | None = None, sha256: str | None = None) -> list[MediaFile]:
+        return self._media.list(segments, path, sha256)
+
+    def read_media(self, uid: str, sha256: str) -> bytes:
+        return self._media.read_blob(sha256)
 
     # -- server API keys -------------------------------------------------------------------
     def create_key(self, key: ApiKey, *, only_if_first: bool = False) -> bool:

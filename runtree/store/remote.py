@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from runtree.domain.media import MediaFile
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import (
     BadForkSpec,
@@ -369,6 +370,27 @@ class RemoteStore:
     def last_log_seq(self, uid: str, epoch: int) -> int | None:
         seq = self._call("GET", f"/runs/{_q(uid)}/logs/last-seq", params={"epoch": epoch})["seq"]
         return None if seq is None else int(seq)
+
+    # -- media: each file's bytes uploaded once (by sha256), then the rows' references -------------
+    def put_media(self, uid: str, epoch: int, files: Sequence[MediaFile], data: Mapping[str, bytes]) -> None:
+        if not files:
+            return
+        shas = sorted({f.sha256 for f in files})
+        missing = self._call("POST", f"/runs/{_q(uid)}/media/missing", body={"sha256": shas})["missing"]
+        for sha in missing:
+            blob = data.get(sha)
+            if blob is None:
+                raise StoreError(f"media of run {uid}: the bytes of {sha} were not given and the server does not have them")
+            self._send("PUT", f"/runs/{_q(uid)}/blobs/{sha}", content=bytes(blob))
+        for i in range(0, len(files), BATCH):
+            self._call("POST", f"/runs/{_q(uid)}/media", body={"epoch": epoch, "files": [f.to_json() for f in files[i : i + BATCH]]})
+
+    def list_media(self, segments: Sequence[Segment], *, path: str | None = None, sha256: str | None = None) -> list[MediaFile]:
+        body = {"segments": _segments(segments), "path": path, "sha256": sha256}
+        return [MediaFile.from_json(d) for d in self._call("POST", "/query/media", body=body)["media"]]
+
+    def read_media(self, uid: str, sha256: str) -> bytes:
+        return self._send("GET", f"/runs/{_q(uid)}/media/{quote(sha256, safe='')}").content
 
     # -- run files -----------------------------------------------------------------------------
     def put_file(self, uid: str, name: str, data: bytes) -> None:

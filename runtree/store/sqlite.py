@@ -12,17 +12,20 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from runtree.domain.media import MediaFile
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
 from runtree.store.base import ApiKey, RowIn
+from runtree.store.blobs import BlobStore, default_blobs_url, open_blobs
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
+from runtree.store.media import MediaRecords
 
 
 def _quote(col: str) -> str:
@@ -48,6 +51,15 @@ class SqliteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._migrate()
+        self.blobs: BlobStore = open_blobs(default_blobs_url(self.path.parent))  # RUNTREE_DIR/files/<sha[:2]>/<sha>
+        self._media = MediaRecords(self.blobs, self._execute_many, self._query)
+
+    def _execute_many(self, query: str, rows: list[tuple[Any, ...]]) -> None:
+        with self._write() as conn:
+            conn.executemany(query, rows)
+
+    def _query(self, query: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._reader().execute(query, args)]
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -302,6 +314,16 @@ class SqliteStore:
 
     def list_files(self, uid: str) -> list[str]:
         return [r[0] for r in self._reader().execute("SELECT name FROM run_files WHERE uid=? ORDER BY name", (uid,))]
+
+    # -- media (runtree.store.media) -------------------------------------------------------
+    def put_media(self, uid: str, epoch: int, files: Sequence[MediaFile], data: Mapping[str, bytes]) -> None:
+        self._media.put(uid, epoch, files, data)
+
+    def list_media(self, segments: Sequence[Segment], *, path: str | None = None, sha256: str | None = None) -> list[MediaFile]:
+        return self._media.list(segments, path, sha256)
+
+    def read_media(self, uid: str, sha256: str) -> bytes:
+        return self._media.read_blob(sha256)
 
     # -- server API keys -------------------------------------------------------------------
     def create_key(self, key: ApiKey, *, only_if_first: bool = False) -> bool:

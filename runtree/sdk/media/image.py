@@ -1,0 +1,192 @@
+"""runtree.Image: wandb.Image's constructor; PNG (or the file's own format) encoded on the writer thread."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from runtree.sdk.media.base import Encoded, Media, extension, file_value, read_path
+
+_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "bmp": "BMP", "gif": "GIF", "webp": "WEBP"}
+
+
+def _pil() -> Any:
+    try:
+        import PIL.Image
+    except ImportError as e:
+        raise ImportError("runtree.Image of an array or PIL image needs Pillow: pip install 'runtree[media]'") from e
+    return PIL.Image
+
+
+def _to_numpy(data: Any) -> Any:
+    """torch / jax / tf tensors as numpy arrays, others unchanged."""
+    if hasattr(data, "detach") and hasattr(data, "cpu"):
+        return data.detach().cpu().numpy()
+    if hasattr(data, "numpy") and not isinstance(data, np.ndarray):
+        return np.asarray(data.numpy())
+    return data
+
+
+class Image(Media):
+    """An image: a path, a numpy array (H,W / H,W,1|3|4 / C,H,W), a PIL image or a tensor; as wandb.Image."""
+
+    _log_type = "image-file"
+    MAX_ITEMS = 108
+
+    def __init__(
+        self,
+        data_or_path: Any,
+        mode: str | None = None,
+        caption: str | None = None,
+        grouping: int | None = None,
+        classes: Any = None,
+        boxes: Any = None,
+        masks: Any = None,
+        file_type: str | None = None,
+        normalize: bool = True,
+    ) -> None:
+        if masks is not None:
+            raise NotImplementedError("runtree.Image(masks=...) is not supported yet; log each mask as its own runtree.Image")
+        self._caption = caption
+        self._grouping = grouping
+        self._classes = classes
+        self._boxes = boxes
+        self._mode = mode
+        self._normalize = normalize
+        self._path: str | None = None
+        self._array: np.ndarray[Any, Any] | None = None
+        self._pil: Any = None
+        self.format = (file_type or "png").lower()
+        if self.format not in _FORMATS:
+            raise ValueError(f"runtree.Image(file_type={file_type!r}): allowed: {', '.join(_FORMATS)}")
+        data = _to_numpy(data_or_path)
+        if isinstance(data, Image):
+            self.__dict__.update({k: v for k, v in data.__dict__.items() if k not in ("_boxes",)})
+            return
+        if isinstance(data, str | os.PathLike):
+            if not os.path.isfile(data):
+                raise FileNotFoundError(f"runtree.Image({data!r}): no such file")
+            self._path = os.fspath(data)
+            self.format = extension(self._path, "png")
+            return
+        if isinstance(data, np.ndarray):
+            self._array = _check_shape(np.array(data, copy=True))  # our own copy: the caller may reuse its buffer
+            self._height, self._width = self._array.shape[:2]
+            return
+        if type(data).__module__.startswith("PIL."):
+            self._pil = data.copy()
+            self._width, self._height = self._pil.size
+            return
+        if hasattr(data, "savefig"):  # a matplotlib figure: rendered now, as wandb does
+            buf = io.BytesIO()
+            data.savefig(buf, format="png")
+            self._pil = _pil().open(io.BytesIO(buf.getvalue()))
+            self._width, self._height = self._pil.size
+            return
+        raise TypeError(f"runtree.Image takes a path, a numpy array, a PIL image or a tensor, not {type(data).__name__}")
+
+    @property
+    def image(self) -> Any:
+        """The image as a PIL image (made on demand)."""
+        return self._to_pil()
+
+    def _to_pil(self) -> Any:
+        if self._pil is not None:
+            return self._pil
+        if self._path is not None:
+            return _pil().open(self._path)
+        assert self._array is not None
+        arr = self._array
+        if arr.dtype != np.uint8:
+            arr = _to_uint8(arr, self._normalize)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        return _pil().fromarray(arr, mode=self._mode) if self._mode else _pil().fromarray(arr)
+
+    def _bytes(self) -> bytes:
+        if self._path is not None:
+            return read_path(self._path)
+        buf = io.BytesIO()
+        img = self._to_pil()
+        if self.format in ("jpg", "jpeg") and img.mode not in ("RGB", "L"):
+            img = img.convert("RGB")
+        img.save(buf, format=_FORMATS[self.format])
+        return buf.getvalue()
+
+    def _size(self) -> tuple[int, int]:
+        if self._path is not None and not hasattr(self, "_width"):
+            with _pil().open(self._path) as im:
+                self._width, self._height = im.size
+        return self._width, self._height
+
+    def encode(self, key: str, step: int) -> Encoded:
+        data = self._bytes()
+        width, height = self._size()
+        extra: dict[str, Any] = {"format": self.format, "width": width, "height": height, "caption": self._caption}
+        if self._grouping is not None:
+            extra["grouping"] = self._grouping
+        if self._boxes:
+            extra["boxes"] = _plain(self._boxes)
+        if self._classes is not None:
+            extra["classes"] = _plain(self._classes)
+        return file_value(self._log_type, key, step, data, self.format, **extra)
+
+    @classmethod
+    def encode_seq(cls, items: Sequence[Image], key: str, step: int) -> Encoded:
+        """A list of images under one key: wandb's images/separated value (runtree adds each file's sha256)."""
+        parts = [img.encode(key, step) for img in items[: cls.MAX_ITEMS]]
+        first = parts[0].value
+        value: dict[str, Any] = {
+            "_type": "images/separated",
+            "width": first["width"],
+            "height": first["height"],
+            "format": first["format"],
+            "count": len(parts),
+            "filenames": [p.value["path"] for p in parts],
+            "files": [{"path": p.value["path"], "sha256": p.value["sha256"], "size": p.value["size"]} for p in parts],
+        }
+        captions = [p.value.get("caption") or "" for p in parts]
+        if any(captions):
+            value["captions"] = captions
+        out = Encoded(value)
+        for p in parts:
+            out.files.extend(p.files)
+            out.blobs.update(p.blobs)
+        return out
+
+
+def _check_shape(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] not in (1, 3, 4):
+        arr = np.ascontiguousarray(arr.transpose(1, 2, 0))  # CHW -> HWC, as wandb does
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"runtree.Image: an array must be (H, W), (H, W, 1|3|4) or (1|3|4, H, W), got shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"runtree.Image: an array of {arr.dtype} cannot be an image")
+    return arr
+
+
+def _to_uint8(arr: np.ndarray[Any, Any], normalize: bool) -> np.ndarray[Any, Any]:
+    arr = arr.astype(np.float64)
+    if normalize and arr.size:
+        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+        if lo >= 0 and hi <= 1:
+            arr = arr * 255  # wandb: [0, 1] floats are scaled to [0, 255]
+        elif lo >= -1 and hi <= 1:
+            arr = (arr + 1) * 127.5
+    return np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    if isinstance(v, int | float | str | bool) or v is None:
+        return v
+    return str(v)
