@@ -60,6 +60,26 @@ __all__ = [
     "summary",
 ]
 
+# wandb's other names, imported on first use so `import runtree` stays light: name -> (module, attribute).
+_COMPAT = "runtree.sdk.compat"
+_MEDIA = "runtree.sdk.media"
+_LAZY: dict[str, tuple[str, str | None]] = {
+    **{n: (_MEDIA, n) for n in ("Image", "Table", "Histogram", "Audio", "Video", "Html", "Object3D", "Molecule", "Plotly")},
+    "plot": ("runtree.sdk.media.plot", None),
+    "Error": ("runtree.errors", "RuntreeError"),
+    "restore": (_COMPAT, "restore_file"),
+    "alert": (_COMPAT, "alert_current"),
+    "watch": (_COMPAT, "watch_current"),
+    "unwatch": (_COMPAT, "unwatch_current"),
+    **{
+        n: (_COMPAT, n)
+        for n in (
+            "login", "save", "AlertLevel", "log_artifact", "use_artifact", "log_model", "use_model", "link_model", "Artifact",
+            "setup", "teardown", "mark_preempting", "util", "termlog", "termwarn", "termerror", "sweep", "agent", "controller",
+        )
+    },
+}
+
 
 def _require_run(what: str) -> Run:
     run = _run_mod.current()
@@ -68,7 +88,7 @@ def _require_run(what: str) -> Run:
     return run
 
 
-def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
     """Log to the current run (see Run.log)."""
     _require_run("log").log(data, step=step, commit=commit)
 
@@ -117,4 +137,12 @@ def __getattr__(name: str) -> Any:
         if name == "run":
             return run
         return _PreInit(name) if run is None else getattr(run, name)
+    lazy = _LAZY.get(name)
+    if lazy is not None:
+        import importlib
+
+        module = importlib.import_module(lazy[0])
+        value = module if lazy[1] is None else getattr(module, lazy[1])
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'runtree' has no attribute {name!r}")

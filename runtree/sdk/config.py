@@ -105,8 +105,34 @@ class Config:
         return dict(self._items)
 
 
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """{'a.b': 1, 'a.c': 2} -> {'a': {'b': 1, 'c': 2}}: the nested view wandb's run.summary gives."""
+    out: dict[str, Any] = {}
+    for k, v in flat.items():
+        *parents, leaf = k.split(".")
+        node = out
+        for p in parents:
+            nxt = node.get(p)
+            if not isinstance(nxt, dict) or "_type" in nxt:
+                nxt = node[p] = {}
+            node = nxt
+        node[leaf] = v
+    return out
+
+
+def _flatten(key: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, Mapping) and value and "_type" not in value:
+        for k, v in value.items():
+            _flatten(f"{key}.{k}", v, out)
+    else:
+        out[key] = _plain(value)
+
+
 class Summary:
-    """run.summary: the last value of each metric (or define_metric's min/max/mean/...), settable by hand."""
+    """run.summary: the last value of each metric (or define_metric's min/max/mean/...), settable by hand.
+
+    Stored flat, as history is ({'a.b': 1}, also what the wandb client's nested keys become on the server); read
+    nested as wandb's run.summary is: summary['a'] == {'b': 1}, and summary['a.b'] works too."""
 
     def __init__(self, writer: Writer | NullWriter) -> None:
         self._writer = writer
@@ -116,48 +142,69 @@ class Summary:
         with self._writer._lock:
             return self._writer.summary.result()
 
+    def _top(self) -> dict[str, Any]:
+        return _nest(self._current())
+
     def __getitem__(self, key: str) -> Any:
-        return self._current()[key]
+        flat = self._current()
+        if key in flat:
+            return flat[key]
+        prefix = key + "."
+        sub = {k[len(prefix) :]: v for k, v in flat.items() if k.startswith(prefix)}
+        if not sub:
+            raise KeyError(key)
+        return _nest(sub)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._writer.sync()
-        with self._writer._lock:
-            self._writer.summary.set(key, _plain(value))
-        self._writer.touch_summary()
+        self.update({key: value})
 
     def __delitem__(self, key: str) -> None:
         self._writer.sync()
         with self._writer._lock:
-            self._writer.summary.remove(key)
+            b = self._writer.summary
+            for k in [k for k in b.result() if k == key or k.startswith(key + ".")]:
+                b.remove(k)
         self._writer.touch_summary()
 
     def __contains__(self, key: object) -> bool:
-        return key in self._current()
+        flat = self._current()
+        return key in flat or (isinstance(key, str) and any(k.startswith(key + ".") for k in flat))
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._current())
+        return iter(self._top())
 
     def __len__(self) -> int:
-        return len(self._current())
+        return len(self._top())
 
     def __repr__(self) -> str:
-        return f"Summary({self._current()!r})"
+        return f"Summary({self._top()!r})"
 
     def keys(self) -> list[str]:
-        return list(self._current())
+        return list(self._top())
 
     def items(self) -> list[tuple[str, Any]]:
-        return list(self._current().items())
+        return list(self._top().items())
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._current().get(key, default)
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
     def update(self, d: Mapping[str, Any]) -> None:
+        flat: dict[str, Any] = {}
+        for k, v in d.items():
+            _flatten(str(k), v, flat)
         self._writer.sync()
         with self._writer._lock:
-            for k, v in d.items():
-                self._writer.summary.set(k, _plain(v))
+            b = self._writer.summary
+            for k, v in d.items():  # a nested dict replaces what was under its key, as in wandb
+                if isinstance(v, Mapping) and "_type" not in v:
+                    for old in [x for x in b.result() if x.startswith(f"{k}.")]:
+                        b.remove(old)
+            for k, v in flat.items():
+                b.set(k, v)
         self._writer.touch_summary()
 
     def as_dict(self) -> dict[str, Any]:
-        return self._current()
+        return self._top()

@@ -49,6 +49,7 @@ class Writer:
         self._system: deque[tuple[float, dict[str, Any]]] = deque()
         self._logs: deque[tuple[int, float, int | None, str, str]] = deque()
         self._fields: dict[str, Any] = {}
+        self._files: deque[tuple[str, bytes]] = deque()  # run.save(), log_code(), alerts: stored with the next batch
         self.has_media = False  # set once the run logs a Media object: rows are then encoded before they are stored
         self._media: tuple[list[Any], dict[str, bytes]] = ([], {})  # encoded files not stored yet
         self._lock = threading.Lock()  # guards summary and _fields against the training thread
@@ -80,6 +81,11 @@ class Writer:
 
     def put_log(self, seq: int, ts: float, step: int | None, stream: str, text: str) -> None:
         self._logs.append((seq, ts, step, stream, text))
+
+    def put_file(self, name: str, data: bytes) -> None:
+        """Queue a file of the run (run.save, log_code) to store with the next batch, replacing one of that name."""
+        self._files.append((name, data))
+        self._wake.set()
 
     def set_fields(self, **fields: Any) -> None:
         """Queue run fields (config, tags, ...) to store with the next batch."""
@@ -179,6 +185,10 @@ class Writer:
                     add(row)
             self._last_step = rows[-1][0]
             self._summary_dirty = True
+        while self._files:
+            name, data = self._files[0]
+            self.store.put_file(self.uid, name, data)
+            self._files.popleft()
         for q, append in ((self._system, self.store.append_system), (self._logs, self.store.append_logs)):
             items = _take(q)
             try:
@@ -240,6 +250,9 @@ class NullWriter:
         pass
 
     def set_fields(self, **fields: Any) -> None:
+        pass
+
+    def put_file(self, name: str, data: bytes) -> None:
         pass
 
     def touch_summary(self) -> None:
