@@ -182,6 +182,7 @@ class SpoolingStore:
             if self.drain():
                 break
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        self.remote.close()  # open_run made it for this run's writer; nothing writes through it after finish
         local = self._local
         if local is not None:
             local.close()

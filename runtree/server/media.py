@@ -111,6 +111,10 @@ def media_router(route_class: type) -> APIRouter:
     def put_media(request: Request, uid: str, body: PutMedia, who: Caller) -> Response:
         _run(request, who, uid)
         files = [MediaFile(f.step, f.key, f.path, f.sha256, f.size, f.type) for f in body.files]
+        store = request.app.state.store
+        missing = sorted({f.sha256 for f in files if not store.blobs.has(f.sha256)})
+        if missing:
+            raise UsageError(f"upload the files' bytes first (PUT /runs/{uid}/blobs/<sha256>); missing: {', '.join(missing[:5])}")
         request.app.state.store.put_media(uid, body.epoch, files, {})
         return _json({"files": len(files)})
 
