@@ -1,0 +1,134 @@
+"""The Media tab on a fork: an image slider over inherited and own steps, a table with sort and filter,
+histograms over steps, an audio player, and the run's media files with their sizes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import SCREENSHOTS, UiServer, base_env
+from tests.integration.server_fixture import free_port, stop, wait_ready
+
+FORK_STEP = 4
+SCRIPT = """
+import sys, numpy as np, runtree
+d = sys.argv[1]
+parent = runtree.init(project="media", dir=d, name="parent")
+for s in range(10):
+    parent.log({
+        "img": runtree.Image(np.full((16, 16, 3), s * 20, dtype=np.uint8), caption=f"parent {s}"),
+        "preds": runtree.Table(columns=["id", "label", "score"], data=[[i, f"cls{(i + s) % 3}", (i * 7 + s) % 10 / 10] for i in range(6)]),
+        "weights": runtree.Histogram(np.random.default_rng(s).normal(s / 5, 1, 500)),
+        "loss": 1 / (s + 1),
+    })
+parent.finish()
+fork = runtree.init(project="media", dir=d, name="fork", fork_from=f"{parent.id}?_step=FORK_STEP")
+for s in range(FORK_STEP + 1, 8):
+    fork.log({
+        "img": runtree.Image(np.full((16, 16, 3), 255 - s, dtype=np.uint8), caption=f"fork {s}"),
+        "weights": runtree.Histogram(np.random.default_rng(100 + s).normal(-1, 0.5, 500)),
+        "voice": runtree.Audio(np.sin(np.linspace(0, 440, 8000)), sample_rate=8000, caption="beep"),
+        "loss": 0.1,
+    })
+fork.finish()
+print(fork.uid)
+""".replace("FORK_STEP", str(FORK_STEP))
+
+
+@dataclass
+class MediaUi:
+    server: UiServer
+    fork_uid: str
+
+
+@pytest.fixture(scope="module")
+def media_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaUi]:
+    d = tmp_path_factory.mktemp("media-store")
+    made = subprocess.run([sys.executable, "-c", SCRIPT, str(d)], env=base_env(RUNTREE_SYSTEM_SAMPLE_INTERVAL="0", RUNTREE_CONSOLE="off"),
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    log_path = d / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "runtree.cli", "ui", "--dir", str(d), "--port", str(port), "--no-browser"],
+                                stdout=log, stderr=subprocess.STDOUT, env=base_env())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(proc, url, log_path)
+        yield MediaUi(UiServer(url, d, proc, log_path), made.stdout.strip().splitlines()[-1])
+    finally:
+        stop(proc)
+
+
+def test_a_forks_image_slider_walks_inherited_and_own_steps(page: Page, media_ui: MediaUi) -> None:
+    page.goto(f"{media_ui.server.url}/r/{media_ui.fork_uid}/media")
+    panel = page.locator('section.media-panel[data-key="img"]')
+    label = panel.get_by_test_id("step-label")
+    expect(label).to_have_text("_step 7")  # the last step first
+    img = panel.locator("img")
+    expect(img).to_have_attribute("data-step", "7")
+    expect(panel).to_contain_text("fork 7")
+    slider = panel.locator("input.step-slider")
+    expect(slider).to_have_attribute("max", "7")  # steps 0..4 inherited, 5..7 its own
+    slider.fill("2")
+    expect(label).to_have_text("_step 2 · inherited from the parent")
+    expect(panel).to_contain_text("parent 2")
+    expect(img).to_have_attribute("data-step", "2")
+    # The image really loads (the file is served through the fork, though the parent logged it).
+    page.wait_for_function("() => { const i = document.querySelector('section[data-key=img] img'); return i && i.complete && i.naturalWidth === 16; }")
+    page.screenshot(path=str(SCREENSHOTS / "media-tab.png"))
+
+
+def test_a_table_sorts_and_filters(page: Page, media_ui: MediaUi) -> None:
+    page.goto(f"{media_ui.server.url}/r/{media_ui.fork_uid}/media")
+    panel = page.locator('section.media-panel[data-key="preds"]')
+    expect(panel.get_by_test_id("step-label")).to_have_text("_step 4 · inherited from the parent")  # the fork logged no table
+    rows = panel.locator("tbody tr")
+    expect(rows).to_have_count(6)
+    panel.locator("th", has_text="score").click()
+    scores = [float(t) for t in panel.locator("tbody tr td:nth-child(3)").all_inner_texts()]
+    assert scores == sorted(scores)
+    panel.locator("th", has_text="score").click()
+    scores = [float(t) for t in panel.locator("tbody tr td:nth-child(3)").all_inner_texts()]
+    assert scores == sorted(scores, reverse=True)
+    panel.get_by_label("filter preds").fill("cls1")
+    expect(rows).to_have_count(2)
+    expect(panel.locator(".table-count")).to_have_text("2 of 6 rows")
+    panel.locator("input.step-slider").fill("0")
+    expect(panel.get_by_test_id("step-label")).to_have_text("_step 0 · inherited from the parent")
+    expect(rows.first).to_contain_text("cls1")  # step 0's own table, still filtered
+
+
+def test_histograms_over_steps_include_the_inherited_ones(page: Page, media_ui: MediaUi) -> None:
+    page.goto(f"{media_ui.server.url}/r/{media_ui.fork_uid}/media")
+    canvas = page.locator('section.media-panel[data-key="weights"] canvas.histograms')
+    expect(canvas).to_have_attribute("data-steps", "0,1,2,3,4,5,6,7")
+    drawn = page.evaluate(
+        "() => { const c = document.querySelector('section[data-key=weights] canvas'); "
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; "
+        "for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"
+    )
+    assert drawn > 1000
+    box = canvas.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 2)
+    expect(page.locator('section.media-panel[data-key="weights"] .hist-tip')).to_contain_text("_step 0 (inherited)")
+
+
+def test_audio_player_and_media_files_with_sizes(page: Page, media_ui: MediaUi) -> None:
+    page.goto(f"{media_ui.server.url}/r/{media_ui.fork_uid}/media")
+    audio = page.locator('section.media-panel[data-key="voice"] audio')
+    expect(audio).to_have_attribute("data-step", "7")
+    page.wait_for_function("() => { const a = document.querySelector('section[data-key=voice] audio'); return a && a.readyState >= 1 && a.duration > 0.9; }")
+    files = page.locator("table.media-file-list tbody tr")
+    expect(files).to_have_count(5 + 5 + 3 + 3)  # img + table of inherited steps 0..4, then img + audio of 5..7
+    expect(page.locator(".media-files")).to_contain_text("16 files")
+    expect(files.first).to_contain_text("media/images/img_0_")
+    expect(files.first.locator("td.num")).to_have_text(re.compile(r"^\d+(\.\d)? (B|KB)$"))
