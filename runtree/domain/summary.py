@@ -38,7 +38,8 @@ class MetricDef:
     @staticmethod
     def from_json(name: str, data: Mapping[str, Any]) -> MetricDef:
         goal = data.get("goal")
-        return MetricDef(name, data.get("step_metric"), tuple(data.get("summary") or ()), bool(data.get("hidden")), goal if isinstance(goal, str) else None)
+        summary = tuple(data.get("summary") or ())
+        return MetricDef(name, data.get("step_metric"), summary, bool(data.get("hidden")), goal if isinstance(goal, str) else None)
 
 
 def parse_goal(name: str, goal: str | None, modes: tuple[str, ...]) -> str | None:

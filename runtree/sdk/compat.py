@@ -26,7 +26,7 @@ MAX_CODE_FILES = 1000
 MAX_FILE_BYTES = 64 << 20
 
 
-class AlertLevel(str, enum.Enum):
+class AlertLevel(enum.StrEnum):
     INFO = "INFO"
     WARN = "WARN"
     ERROR = "ERROR"
@@ -228,26 +228,32 @@ def watch(run: Run, models: Any, criterion: Any, log: str | None, log_freq: int,
         if not hasattr(model, "named_parameters"):
             raise UsageError(f"watch() takes torch.nn.Module objects, got {type(model).__name__}")
         prefix = "" if len(mods) == 1 and idx is None else f"graph_{idx if idx is not None else i}/"
-        calls = [0]
-        handles = []
-        for name, param in model.named_parameters():
-            if not getattr(param, "requires_grad", False):
-                continue
-
-            def hook(grad: Any, name: str = name, param: Any = param) -> None:
-                calls[0] += 1
-                if calls[0] % max(1, log_freq):
-                    return
-                row: dict[str, Any] = {}
-                if log in ("gradients", "all"):
-                    row[f"{prefix}gradients/{name}"] = Histogram(grad.detach().float().cpu().numpy(), num_bins=64)
-                if log in ("parameters", "all"):
-                    row[f"{prefix}parameters/{name}"] = Histogram(param.detach().float().cpu().numpy(), num_bins=64)
-                if row and not run._finished:
-                    run.log(row, commit=False)
-
-            handles.append(param.register_hook(hook))
+        handles = [
+            param.register_hook(_grad_hook(run, name, param, prefix, log, log_freq, Histogram))
+            for name, param in model.named_parameters()
+            if getattr(param, "requires_grad", False)
+        ]
         run._watched.append((model, handles))
+
+
+def _grad_hook(run: Run, name: str, param: Any, prefix: str, log: str | None, log_freq: int, histogram: Any) -> Callable[[Any], None]:
+    """The backward hook of one parameter: every log_freq-th gradient, its histogram (and the parameter's) into the next row."""
+    calls = 0
+
+    def hook(grad: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls % max(1, log_freq) or run._finished:
+            return
+        row: dict[str, Any] = {}
+        if log in ("gradients", "all"):
+            row[f"{prefix}gradients/{name}"] = histogram(grad.detach().float().cpu().numpy(), num_bins=64)
+        if log in ("parameters", "all"):
+            row[f"{prefix}parameters/{name}"] = histogram(param.detach().float().cpu().numpy(), num_bins=64)
+        if row:
+            run.log(row, commit=False)  # as wandb: merged into the step the training loop commits
+
+    return hook
 
 
 def unwatch(run: Run, models: Any) -> None:
@@ -294,7 +300,14 @@ def sweep(sweep: Any, entity: str | None = None, project: str | None = None, pri
     raise NotImplementedError(f"runtree.sweep(): {_NO_SWEEPS}")
 
 
-def agent(sweep_id: str, function: Callable[..., Any] | None = None, entity: str | None = None, project: str | None = None, count: int | None = None, **kwargs: Any) -> None:
+def agent(
+    sweep_id: str,
+    function: Callable[..., Any] | None = None,
+    entity: str | None = None,
+    project: str | None = None,
+    count: int | None = None,
+    **kwargs: Any,
+) -> None:
     raise NotImplementedError(f"runtree.agent(): {_NO_SWEEPS}")
 
 
@@ -303,7 +316,9 @@ def controller(sweep_id_or_config: Any = None, entity: str | None = None, projec
 
 
 # -- module-level forms of the run's methods --------------------------------------------------------
-def save(glob_str: str | os.PathLike[str] | None = None, base_path: str | os.PathLike[str] | None = None, policy: str = "live") -> bool | list[str]:
+def save(
+    glob_str: str | os.PathLike[str] | None = None, base_path: str | os.PathLike[str] | None = None, policy: str = "live"
+) -> bool | list[str]:
     if glob_str is None:
         return False
     return _current("save").save(glob_str, base_path, policy)
@@ -315,11 +330,15 @@ def restore_file(name: str, run_path: str | None = None, replace: bool = False, 
     return restore(run_mod.current(), name, run_path, replace, root)
 
 
-def alert_current(title: str, text: str, level: str | AlertLevel | None = None, wait_duration: int | float | timedelta | None = None) -> None:
+def alert_current(
+    title: str, text: str, level: str | AlertLevel | None = None, wait_duration: int | float | timedelta | None = None
+) -> None:
     _current("alert").alert(title, text, level, wait_duration)
 
 
-def watch_current(models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
+def watch_current(
+    models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000, idx: int | None = None, log_graph: bool = False
+) -> None:
     _current("watch").watch(models, criterion, log, log_freq, idx, log_graph)
 
 

@@ -369,7 +369,15 @@ class Run:
 
         compat.alert(self, title, text, level, wait_duration)
 
-    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
+    def watch(
+        self,
+        models: Any,
+        criterion: Any = None,
+        log: str | None = "gradients",
+        log_freq: int = 1000,
+        idx: int | None = None,
+        log_graph: bool = False,
+    ) -> None:
         """Log histograms of torch models' gradients (and/or parameters) every log_freq backward passes."""
         from runtree.sdk import compat
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -51,14 +50,23 @@ class MediaUi:
 @pytest.fixture(scope="module")
 def media_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaUi]:
     d = tmp_path_factory.mktemp("media-store")
-    made = subprocess.run([sys.executable, "-c", SCRIPT, str(d)], env=base_env(RUNTREE_SYSTEM_SAMPLE_INTERVAL="0", RUNTREE_CONSOLE="off"),
-                          capture_output=True, text=True, timeout=120)
+    made = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(d)],
+        env=base_env(RUNTREE_SYSTEM_SAMPLE_INTERVAL="0", RUNTREE_CONSOLE="off"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert made.returncode == 0, made.stderr
     port = free_port()
     log_path = d / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "runtree.cli", "ui", "--dir", str(d), "--port", str(port), "--no-browser"],
-                                stdout=log, stderr=subprocess.STDOUT, env=base_env())
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runtree.cli", "ui", "--dir", str(d), "--port", str(port), "--no-browser"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=base_env(),
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(proc, url, log_path)
@@ -82,7 +90,9 @@ def test_a_forks_image_slider_walks_inherited_and_own_steps(page: Page, media_ui
     expect(panel).to_contain_text("parent 2")
     expect(img).to_have_attribute("data-step", "2")
     # The image really loads (the file is served through the fork, though the parent logged it).
-    page.wait_for_function("() => { const i = document.querySelector('section[data-key=img] img'); return i && i.complete && i.naturalWidth === 16; }")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('section[data-key=img] img'); return i && i.complete && i.naturalWidth === 16; }"
+    )
     page.screenshot(path=str(SCREENSHOTS / "media-tab.png"))
 
 
@@ -126,7 +136,9 @@ def test_audio_player_and_media_files_with_sizes(page: Page, media_ui: MediaUi) 
     page.goto(f"{media_ui.server.url}/r/{media_ui.fork_uid}/media")
     audio = page.locator('section.media-panel[data-key="voice"] audio')
     expect(audio).to_have_attribute("data-step", "7")
-    page.wait_for_function("() => { const a = document.querySelector('section[data-key=voice] audio'); return a && a.readyState >= 1 && a.duration > 0.9; }")
+    page.wait_for_function(
+        "() => { const a = document.querySelector('section[data-key=voice] audio'); return a && a.readyState >= 1 && a.duration > 0.9; }"
+    )
     files = page.locator("table.media-file-list tbody tr")
     expect(files).to_have_count(5 + 5 + 3 + 3)  # img + table of inherited steps 0..4, then img + audio of 5..7
     expect(page.locator(".media-files")).to_contain_text("16 files")

@@ -122,7 +122,9 @@ def test_forks_and_rewinds_see_the_media_of_their_segments(rt_dir: Path) -> None
 
 
 @pytest.mark.parametrize("server_fixture", ["sqlite_server", "postgres_server"])
-def test_a_server_run_uploads_its_media_once(server_fixture: str, request: pytest.FixtureRequest, rt_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_server_run_uploads_its_media_once(
+    server_fixture: str, request: pytest.FixtureRequest, rt_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server: Server = request.getfixturevalue(server_fixture)
     remote = server.fresh_store()
     request.addfinalizer(remote.close)
@@ -149,11 +151,17 @@ def test_a_server_run_uploads_its_media_once(server_fixture: str, request: pytes
     assert httpx.get(f"{server.url}/api/v1/runs/{fork.uid}/media/..%2F..%2Fx", headers=headers).status_code == 404
     bad = httpx.put(f"{server.url}/api/v1/runs/{fork.uid}/blobs/{'0' * 64}", content=b"not that", headers=headers)
     assert bad.status_code == 422 and "hash" in bad.json()["error"]["message"]
-    refs = httpx.post(f"{server.url}/api/v1/runs/{fork.uid}/media", headers=headers,
-                      json={"epoch": 0, "files": [{"step": 1, "key": "k", "path": "/etc/passwd", "sha256": "0" * 64, "size": 1, "type": "image-file"}]})
+    refs = httpx.post(
+        f"{server.url}/api/v1/runs/{fork.uid}/media",
+        headers=headers,
+        json={"epoch": 0, "files": [{"step": 1, "key": "k", "path": "/etc/passwd", "sha256": "0" * 64, "size": 1, "type": "image-file"}]},
+    )
     assert refs.status_code == 422
-    missing = httpx.post(f"{server.url}/api/v1/runs/{fork.uid}/media", headers=headers,
-                         json={"epoch": 0, "files": [{"step": 1, "key": "k", "path": "a.png", "sha256": "0" * 64, "size": 1, "type": "image-file"}]})
+    missing = httpx.post(
+        f"{server.url}/api/v1/runs/{fork.uid}/media",
+        headers=headers,
+        json={"epoch": 0, "files": [{"step": 1, "key": "k", "path": "a.png", "sha256": "0" * 64, "size": 1, "type": "image-file"}]},
+    )
     assert missing.status_code == 422 and "upload" in missing.json()["error"]["message"]
 
 
@@ -187,15 +195,26 @@ def test_the_values_match_what_wandb_writes(rt_dir: Path, tmp_path: Path) -> Non
         "         't': wandb.Table(columns=['a'], data=[[1], [2]])})\n"
         "run.finish()\n"
     )
-    out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=240,
-                         env={"WANDB_SILENT": "true", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    out = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={"WANDB_SILENT": "true", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert out.returncode == 0, out.stderr
     files = next((tmp_path / "wandb").glob("offline-run-*")) / "files"
     wb_png = next((files / "media" / "images").glob("img_0_*.png")).read_bytes()
     run = runtree.init(project="p")
     img = np.arange(64 * 64 * 3, dtype=np.uint8).reshape(64, 64, 3)
-    run.log({"img": runtree.Image(img, caption="c"), "h": runtree.Histogram(np.arange(50), num_bins=8), "arr": np.arange(40),
-             "t": runtree.Table(columns=["a"], data=[[1], [2]])})
+    run.log(
+        {
+            "img": runtree.Image(img, caption="c"),
+            "h": runtree.Histogram(np.arange(50), num_bins=8),
+            "arr": np.arange(40),
+            "t": runtree.Table(columns=["a"], data=[[1], [2]]),
+        }
+    )
     run.finish()
     store = open_store()
     row = next(store.read_rows(store.read_segments(run.uid)))

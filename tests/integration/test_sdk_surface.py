@@ -31,7 +31,11 @@ def test_files_alerts_code_and_urls(rt_dir: Path, tmp_path: Path, monkeypatch: p
     assert {"notes.txt", "code/train.py", "code/pkg/model.py", "alerts.json"} <= set(store.list_files(run.uid))
     assert store.read_file(run.uid, "notes.txt") == b"v2"
     assert json.loads(store.read_file(run.uid, "alerts.json"))[0] | {"time": 0} == {
-        "title": "diverged", "text": "loss is nan", "level": "ERROR", "step": 0, "time": 0
+        "title": "diverged",
+        "text": "loss is nan",
+        "level": "ERROR",
+        "step": 0,
+        "time": 0,
     }
     f = runtree.restore("notes.txt", run_path=f"tester/surface/{run.id}", root=str(tmp_path / "restored"))
     assert f is not None and f.read() == "v2"
@@ -50,7 +54,7 @@ def test_yaml_config_best_summary_nested_summary(rt_dir: Path, tmp_path: Path) -
     run.summary["best_model"] = {"epoch": {"n": 2}, "path": "m.pt"}
     assert run.summary["loss"] == {"best": 1.0} and run.summary["acc"] == {"best": 0.7, "last": 0.5}
     assert run.summary["eval"] == {"top1": 0.5} and run.summary["eval.top1"] == 0.5
-    assert run.summary["best_model"] == {"epoch": {"n": 2}, "path": "m.pt"} and "best_model" in run.summary.keys()
+    assert run.summary["best_model"] == {"epoch": {"n": 2}, "path": "m.pt"} and "best_model" in run.summary
     with pytest.raises(runtree.UsageError, match="goal"):
         run.define_metric("x", summary="best")
     run.finish()

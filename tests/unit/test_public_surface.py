@@ -25,11 +25,41 @@ def test_the_wandb_surface_resolves_without_pulling_pillow() -> None:
     import subprocess
     import sys
 
-    names = (
-        "login Image Table Histogram Video Audio Html Object3D Molecule Plotly plot Artifact save restore alert AlertLevel watch "
-        "unwatch log_artifact use_artifact log_model use_model setup teardown mark_preempting util termlog termwarn termerror Error "
-        "agent controller sweep"
-    ).split()
+    names = [
+        "login",
+        "Image",
+        "Table",
+        "Histogram",
+        "Video",
+        "Audio",
+        "Html",
+        "Object3D",
+        "Molecule",
+        "Plotly",
+        "plot",
+        "Artifact",
+        "save",
+        "restore",
+        "alert",
+        "AlertLevel",
+        "watch",
+        "unwatch",
+        "log_artifact",
+        "use_artifact",
+        "log_model",
+        "use_model",
+        "setup",
+        "teardown",
+        "mark_preempting",
+        "util",
+        "termlog",
+        "termwarn",
+        "termerror",
+        "Error",
+        "agent",
+        "controller",
+        "sweep",
+    ]
     code = (
         "import sys, runtree as wandb\n"
         f"names = {names!r}\n"

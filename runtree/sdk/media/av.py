@@ -97,7 +97,9 @@ class Video(Media):
         if arr.ndim != 4 or arr.shape[1] not in (1, 3, 4):
             raise ValueError(f"runtree.Video: an array must be (time, channels, height, width), got shape {arr.shape}")
         if self._format != "gif":
-            raise NotImplementedError(f"runtree.Video of an array is written as a GIF; format={format!r} needs a file (log the file's path)")
+            raise NotImplementedError(
+                f"runtree.Video of an array is written as a GIF; format={format!r} needs a file (log the file's path)"
+            )
         self._array = arr
 
     def _gif(self) -> tuple[bytes, int, int]:

@@ -94,7 +94,9 @@ class Plotly(Media):
             try:
                 from plotly import tools  # type: ignore[import-not-found,unused-ignore]
             except ImportError as e:
-                raise ImportError("runtree.Plotly of a matplotlib figure needs plotly (pip install plotly); or log runtree.Image(fig)") from e
+                raise ImportError(
+                    "runtree.Plotly of a matplotlib figure needs plotly (pip install plotly); or log runtree.Image(fig)"
+                ) from e
             val = tools.mpl_to_plotly(val)
         if not hasattr(val, "to_plotly_json"):
             raise TypeError(f"runtree.Plotly takes a plotly figure, not {type(val).__name__}")

@@ -17,7 +17,9 @@ class CustomChart(Media):
 
     _log_type = "table-file"
 
-    def __init__(self, table: Table, spec_id: str, fields: dict[str, str], string_fields: dict[str, str] | None = None, split_table: bool = False) -> None:
+    def __init__(
+        self, table: Table, spec_id: str, fields: dict[str, str], string_fields: dict[str, str] | None = None, split_table: bool = False
+    ) -> None:
         if not isinstance(table, Table):
             raise TypeError(f"a chart needs a runtree.Table, not {type(table).__name__}")
         self.table, self.spec_id, self.fields, self.string_fields = table, spec_id, dict(fields), dict(string_fields or {})
@@ -32,7 +34,9 @@ class CustomChart(Media):
         return enc
 
 
-def plot_table(vega_spec_name: str, data_table: Table, fields: dict[str, Any], string_fields: dict[str, Any] | None = None, split_table: bool = False) -> CustomChart:
+def plot_table(
+    vega_spec_name: str, data_table: Table, fields: dict[str, Any], string_fields: dict[str, Any] | None = None, split_table: bool = False
+) -> CustomChart:
     return CustomChart(data_table, vega_spec_name, fields, string_fields, split_table)
 
 
@@ -80,7 +84,13 @@ def line_series(
         raise ValueError(f"line_series: {len(ys_l)} series, {len(names)} keys and {len(xs_per)} x lists must agree")
     data = [[x, name, y] for xs_i, name, ys_i in zip(xs_per, names, ys_l, strict=True) for x, y in zip(xs_i, ys_i, strict=False)]
     table = Table(columns=["step", "lineKey", "lineVal"], data=data)
-    return CustomChart(table, "wandb/lineseries/v0", {"step": "step", "lineKey": "lineKey", "lineVal": "lineVal"}, {"title": title, "xname": xname}, split_table)
+    return CustomChart(
+        table,
+        "wandb/lineseries/v0",
+        {"step": "step", "lineKey": "lineKey", "lineVal": "lineVal"},
+        {"title": title, "xname": xname},
+        split_table,
+    )
 
 
 def confusion_matrix(
@@ -104,4 +114,10 @@ def confusion_matrix(
         counts[(ti, pi)] = counts.get((ti, pi), 0) + 1
     data = [[labels[i], labels[j], counts.get((i, j), 0)] for i in range(len(labels)) for j in range(len(labels))]
     table = Table(columns=["Actual", "Predicted", "nPredictions"], data=data)
-    return CustomChart(table, "wandb/confusion_matrix/v1", {"Actual": "Actual", "Predicted": "Predicted", "nPredictions": "nPredictions"}, {"title": title}, split_table)
+    return CustomChart(
+        table,
+        "wandb/confusion_matrix/v1",
+        {"Actual": "Actual", "Predicted": "Predicted", "nPredictions": "nPredictions"},
+        {"title": title},
+        split_table,
+    )

@@ -55,7 +55,9 @@ def open_blobs(url: str) -> BlobStore:
         url = url[len("file://") :]
     elif "://" in url:
         scheme = url.split("://", 1)[0]
-        raise StoreError(f"cannot open blob store {url!r}: scheme {scheme!r} is not supported yet (object stores come with issue 11); use a directory")
+        raise StoreError(
+            f"cannot open blob store {url!r}: scheme {scheme!r} is not supported yet (object stores come with issue 11); use a directory"
+        )
     from runtree.store.blobs.directory import DirectoryBlobs
 
     return DirectoryBlobs(Path(url))
