@@ -194,6 +194,11 @@ class Summary:
     def update(self, d: Mapping[str, Any]) -> None:
         flat: dict[str, Any] = {}
         for k, v in d.items():
+            if hasattr(v, "_log_type") and hasattr(v, "encode"):
+                raise UsageError(
+                    f"run.summary[{k!r}] = {type(v).__name__}(...): runtree stores media through run.log(); "
+                    "the summary then holds its last logged value"
+                )
             _flatten(str(k), v, flat)
         self._writer.sync()
         with self._writer._lock:

@@ -72,6 +72,11 @@ class Image(Media):
                 raise FileNotFoundError(f"runtree.Image({data!r}): no such file")
             self._path = os.fspath(data)
             self.format = extension(self._path, "png")
+            try:
+                with _pil().open(self._path) as im:  # read now, as wandb does: a file that is no image fails here
+                    self._width, self._height = im.size
+            except OSError as e:
+                raise ValueError(f"runtree.Image({self._path!r}): not an image Pillow can read: {e}") from e
             return
         if isinstance(data, np.ndarray):
             self._array = _check_shape(np.array(data, copy=True))  # our own copy: the caller may reuse its buffer
