@@ -152,9 +152,10 @@ def iter_files(key: str, value: Any) -> Iterator[tuple[str, str, int, str]]:
     if kind in FILE_TYPES and isinstance(value.get("sha256"), str):
         yield value["path"], value["sha256"], int(value.get("size") or 0), kind
     elif kind in SEQUENCE_TYPES:
+        item_kind = "image-file" if kind == "images/separated" else None
         for f in _items(value):
             if isinstance(f, Mapping) and isinstance(f.get("sha256"), str):
-                yield f["path"], f["sha256"], int(f.get("size") or 0), str(f.get("_type") or kind)
+                yield f["path"], f["sha256"], int(f.get("size") or 0), str(item_kind or f.get("_type") or kind)
 
 
 def media_files(step: int, row: Mapping[str, Any]) -> list[MediaFile]:
