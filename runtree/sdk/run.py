@@ -234,8 +234,7 @@ class Run:
             raise UsageError(f"run {self.path} is finished; log() after finish() is not stored")
         row = check_row(data, self._convert)
         if self._converter is not None and self._converter.found:
-            self._converter.found = False
-            self._writer.has_media = True
+            self._writer.hold(self._converter.take_held())
         now = time.time()
         counter = self._counter
         if step is None and commit is None and not counter.pending:

@@ -22,6 +22,7 @@ log = logging.getLogger("runtree")
 
 Row = tuple[int, float, dict[str, Any]]
 _KICK = 20_000  # rows queued before the writer is woken early
+MAX_MEDIA_BYTES = 256 << 20  # what logged media objects may hold before they are encoded; log() waits beyond it
 
 
 class Writer:
@@ -51,6 +52,8 @@ class Writer:
         self._fields: dict[str, Any] = {}
         self._files: deque[tuple[str, bytes]] = deque()  # run.save(), log_code(), alerts: stored with the next batch
         self.has_media = False  # set once the run logs a Media object: rows are then encoded before they are stored
+        self._media_held = 0  # bytes handed over in Media objects (the training thread's count)
+        self._media_done = 0  # bytes of those encoded (the writer's count)
         self._media: tuple[list[Any], dict[str, bytes]] = ([], {})  # encoded files not stored yet
         self._lock = threading.Lock()  # guards summary and _fields against the training thread
         self._wake = threading.Event()
@@ -75,6 +78,17 @@ class Writer:
             self._wake.set()
         if n >= self.max_queue:
             self._wait_for_room()
+
+    def hold(self, nbytes: int) -> None:
+        """The row just put holds Media objects of about `nbytes`: encode them; wait while too much is unencoded."""
+        self.has_media = True
+        self._media_held += nbytes
+        if self._media_held - self._media_done > MAX_MEDIA_BYTES:
+            self._wake.set()
+            # Until the writer has taken what is queued (a media object replaced in a pending row is never
+            # encoded: the counts may drift, so an empty queue always lets log() go on).
+            while self._media_held - self._media_done > MAX_MEDIA_BYTES and self._rows and self._thread.is_alive():
+                time.sleep(0.001)
 
     def put_system(self, ts: float, values: dict[str, Any]) -> None:
         self._system.append((ts, values))
@@ -156,13 +170,17 @@ class Writer:
 
     def _encode_media(self, rows: list[Row]) -> None:
         """Media objects in `rows` become their `_type` values; their files wait in self._media until stored."""
-        from runtree.sdk.media.rows import encode_row
+        from runtree.sdk.media.rows import encode_row, held_by
 
         files, blobs = self._media
         for step, _ts, row in rows:
+            held = held_by(row)
+            if not held:
+                continue
             f, b = encode_row(step, row)
             files.extend(f)
             blobs.update(b)
+            self._media_done += held
 
     def _flush(self, final: bool) -> None:
         rows = _take(self._rows)
@@ -250,6 +268,9 @@ class NullWriter:
         pass
 
     def set_fields(self, **fields: Any) -> None:
+        pass
+
+    def hold(self, nbytes: int) -> None:
         pass
 
     def put_file(self, name: str, data: bytes) -> None:

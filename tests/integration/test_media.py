@@ -225,3 +225,19 @@ def test_the_values_match_what_wandb_writes(rt_dir: Path, tmp_path: Path) -> Non
     np_counts, np_edges = np.histogram(np.arange(50), bins=8)
     assert row["h"]["values"] == np_counts.tolist() and row["h"]["bins"] == np_edges.tolist()
     assert row["arr"]["_type"] == "histogram" and len(row["arr"]["bins"]) == 33
+
+
+def test_log_waits_while_too_many_media_bytes_are_unencoded(rt_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtree.sdk import writer
+
+    monkeypatch.setattr(writer, "MAX_MEDIA_BYTES", 64 << 10)
+    run = runtree.init(project="media")
+    w = run._writer
+    most = 0
+    for s in range(200):
+        run.log({"img": runtree.Image(np.full((64, 64, 3), s % 256, dtype=np.uint8))})  # 12 KiB held each until encoded
+        most = max(most, w._media_held - w._media_done)
+    run.finish()
+    assert most < 1 << 20  # without the bound, ~2.4 MB would wait for the writer (it encodes far slower than log() queues)
+    store = open_store()
+    assert len(store.list_media(store.read_segments(run.uid))) == 200

@@ -38,6 +38,7 @@ class Audio(Media):
         if arr.ndim not in (1, 2):
             raise ValueError(f"runtree.Audio: samples must be (n,) or (n, channels), got shape {arr.shape}")
         self._array = arr
+        self.nbytes = arr.nbytes
 
     def _wav(self) -> bytes:
         assert self._array is not None and self._sample_rate is not None
@@ -101,6 +102,7 @@ class Video(Media):
                 f"runtree.Video of an array is written as a GIF; format={format!r} needs a file (log the file's path)"
             )
         self._array = arr
+        self.nbytes = arr.nbytes
 
     def _gif(self) -> tuple[bytes, int, int]:
         from runtree.sdk.media.image import _pil, _to_uint8

@@ -26,6 +26,7 @@ class Media:
     """Base of Image, Table, Histogram, Audio, Video, Html, Object3D, Molecule and Plotly."""
 
     _log_type = "file"
+    nbytes = 1024  # about what the object holds until it is encoded (the writer bounds the total)
 
     def encode(self, key: str, step: int) -> Encoded:  # pragma: no cover - every subclass has its own
         raise NotImplementedError

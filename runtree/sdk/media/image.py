@@ -81,10 +81,12 @@ class Image(Media):
         if isinstance(data, np.ndarray):
             self._array = _check_shape(np.array(data, copy=True))  # our own copy: the caller may reuse its buffer
             self._height, self._width = self._array.shape[:2]
+            self.nbytes = self._array.nbytes
             return
         if type(data).__module__.startswith("PIL."):
             self._pil = data.copy()
             self._width, self._height = self._pil.size
+            self.nbytes = self._width * self._height * 4
             return
         if hasattr(data, "savefig"):  # a matplotlib figure: rendered now, as wandb does
             buf = io.BytesIO()

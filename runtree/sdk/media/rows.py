@@ -35,6 +35,7 @@ class _Sequence(Media):
 
     def __init__(self, cls: Any, items: list[Any]) -> None:
         self.cls, self.items = cls, items
+        self.nbytes = sum(i.nbytes for i in items)
 
     def encode(self, key: str, step: int) -> Encoded:
         enc: Encoded = self.cls.encode_seq(self.items, key, step)
@@ -46,6 +47,7 @@ class _List(Media):
 
     def __init__(self, items: list[Any]) -> None:
         self.items = items
+        self.nbytes = sum(getattr(i, "nbytes", 0) for i in items)
 
     def encode(self, key: str, step: int) -> Encoded:
         out = Encoded({})
@@ -67,12 +69,21 @@ class Converter:
 
     def __init__(self) -> None:
         self.found = False  # a Media object was queued: the writer has encoding to do
+        self.held = 0  # bytes the queued Media objects hold, since the last take_held()
         self._warned: set[str] = set()
+
+    def _hold(self, m: Media) -> Media:
+        self.found = True
+        self.held += m.nbytes
+        return m
+
+    def take_held(self) -> int:
+        n, self.held, self.found = self.held, 0, False
+        return n
 
     def __call__(self, key: str, v: Any) -> Any:
         if isinstance(v, Media):
-            self.found = True
-            return v.snapshot()
+            return self._hold(v.snapshot())
         try:
             return to_scalar(key, v)
         except TypeError:
@@ -85,25 +96,21 @@ class Converter:
             if v.size <= 32:
                 return _json_list(v.tolist())
             if v.dtype.kind in "biuf":
-                self.found = True
-                return Histogram(v, num_bins=32)
+                return self._hold(Histogram(v, num_bins=32))
         elif isinstance(v, list | tuple | range):
             items = list(v)
             if items and all(isinstance(x, Media) for x in items):
-                self.found = True
                 cls = type(items[0])
                 if cls in _SEQ and all(type(x) is cls for x in items):
-                    return _Sequence(cls, items)
-                return _List([x.snapshot() for x in items])
+                    return self._hold(_Sequence(cls, items))
+                return self._hold(_List([x.snapshot() for x in items]))
             plain = _json_list(items)
             if plain is not DROP:
                 return plain
         elif hasattr(v, "to_numpy") and hasattr(v, "columns"):  # a pandas DataFrame, as wandb: a Table
-            self.found = True
-            return Table(dataframe=v)
+            return self._hold(Table(dataframe=v))
         elif hasattr(v, "savefig"):  # a matplotlib figure
-            self.found = True
-            return Image(v)
+            return self._hold(Image(v))
         return self._drop(key, v)
 
     def _drop(self, key: str, v: Any) -> Any:
@@ -137,6 +144,11 @@ def _json_list(items: list[Any]) -> Any:
         else:
             return DROP
     return out
+
+
+def held_by(row: dict[str, Any]) -> int:
+    """The bytes the Media objects of `row` hold (what Converter counted for them)."""
+    return sum(v.nbytes for v in row.values() if isinstance(v, Media))
 
 
 def encode_row(step: int, row: dict[str, Any]) -> tuple[list[MediaFile], dict[str, bytes]]:

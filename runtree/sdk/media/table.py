@@ -101,6 +101,7 @@ class Table(Media):
         # Logged as it is now, even if the caller adds rows afterwards (wandb serialises at log() too).
         t = Table.__new__(Table)
         t.columns, t.data, t.log_mode = list(self.columns), [list(r) for r in self.data], self.log_mode
+        t.nbytes = 64 * len(t.data) * max(1, len(t.columns))
         return t
 
     def encode(self, key: str, step: int) -> Encoded:
@@ -138,6 +139,7 @@ class Histogram(Media):
             sequence = sequence.detach().cpu().numpy()
         arr = np.array(sequence, dtype=np.float64, copy=True).ravel()  # our copy; binned on the writer thread
         self._seq, self._bins = arr, num_bins
+        self.nbytes = arr.nbytes
 
     def _compute(self) -> tuple[list[Any], list[float]]:
         if self._hist is None:
