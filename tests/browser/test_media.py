@@ -144,3 +144,12 @@ def test_audio_player_and_media_files_with_sizes(page: Page, media_ui: MediaUi) 
     expect(page.locator(".media-files")).to_contain_text("16 files")
     expect(files.first).to_contain_text("media/images/img_0_")
     expect(files.first.locator("td.num")).to_have_text(re.compile(r"^\d+(\.\d)? (B|KB)$"))
+
+
+def test_the_overview_names_media_summary_values_by_kind(page: Page, media_ui: MediaUi) -> None:
+    page.goto(f"{media_ui.server.url}/r/{media_ui.fork_uid}/overview")
+    summary = page.locator("section.card", has=page.locator("h2", has_text="Summary"))
+    expect(summary).to_contain_text("image 16×16")
+    expect(summary).to_contain_text("histogram (64 bins)")
+    expect(summary).to_contain_text("table 6×3")
+    expect(summary).not_to_contain_text("_type")
