@@ -65,6 +65,7 @@ def file_path(kind: str, key: str, step: int | str, sha256: str, ext: str) -> st
     """Where wandb puts a logged file: media/<folder>/<key>_<step>_<sha256[:20]>.<ext>."""
     folder = FILE_TYPES.get(kind, "files")
     safe = re.sub(r"[^A-Za-z0-9_.\-/]", "_", key).strip("/").replace("..", "_") or "value"
+    safe = re.sub(r"/+", "/", safe)[:200]  # paths stay well under MAX_PATH whatever the key
     return f"media/{folder}/{safe}_{step}_{sha256[:20]}.{ext}"
 
 

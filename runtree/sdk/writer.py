@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from runtree.domain.summary import SummaryBuilder
+from runtree.errors import UsageError
 from runtree.store.base import Store
 
 log = logging.getLogger("runtree")
@@ -182,6 +183,14 @@ class Writer:
             blobs.update(b)
             self._media_done += held
 
+    def _put_media_one_by_one(self) -> None:
+        files, blobs = self._media
+        for f in files:
+            try:
+                self.store.put_media(self.uid, self.epoch, [f], {f.sha256: blobs[f.sha256]})
+            except UsageError as e:
+                log.error("runtree: %s logged under %r at step %d was refused and is not stored: %s", f.path, f.key, f.step, e)
+
     def _flush(self, final: bool) -> None:
         rows = _take(self._rows)
         try:
@@ -189,7 +198,10 @@ class Writer:
                 self._encode_media(rows)
             if self._media[0]:
                 # The files before the rows that reference them: a reader never meets a row whose file is missing.
-                self.store.put_media(self.uid, self.epoch, *self._media)
+                try:
+                    self.store.put_media(self.uid, self.epoch, *self._media)
+                except UsageError:  # a file refused for good (over the server's size limit): one by one, the rest stored
+                    self._put_media_one_by_one()
                 self._media = ([], {})
             if rows:
                 self.store.append_rows(self.uid, self.epoch, rows)

@@ -37,7 +37,7 @@ Caller = Annotated[Principal, Depends(_principal)]
 class MediaIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     step: Annotated[StrictInt, Field(ge=0, lt=1 << 62)]
-    key: str = Field(max_length=MAX_PATH)
+    key: str = Field(max_length=4096)  # a history key, however long the user made it
     path: str
     sha256: str
     size: Annotated[StrictInt, Field(ge=0)]

@@ -241,3 +241,22 @@ def test_log_waits_while_too_many_media_bytes_are_unencoded(rt_dir: Path, monkey
     assert most < 1 << 20  # without the bound, ~2.4 MB would wait for the writer (it encodes far slower than log() queues)
     store = open_store()
     assert len(store.list_media(store.read_segments(run.uid))) == 200
+
+
+def test_a_file_the_server_refuses_leaves_the_rows_going_on(
+    rt_dir: Path, sqlite_server: Server, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    remote = sqlite_server.fresh_store()
+    monkeypatch.setenv("RUNTREE_BASE_URL", sqlite_server.url)
+    monkeypatch.setenv("RUNTREE_API_KEY", sqlite_server.admin_key)
+    run = runtree.init(project="media")
+    run.log({"page": runtree.Html("x" * (65 << 20), inject=False), "x": 1})  # over the server's 64 MiB request limit
+    run.log({"x": 2, "k" * 600: runtree.Html("<i>long key</i>")})
+    run.finish()
+    try:
+        rows = list(remote.read_rows(remote.read_segments(run.uid)))
+        assert [r["x"] for r in rows] == [1, 2] and rows[0]["page"]["size"] == 65 << 20
+        assert [f.key for f in remote.list_media(remote.read_segments(run.uid))] == ["k" * 600]
+        assert "refused" in caplog.text
+    finally:
+        remote.close()
