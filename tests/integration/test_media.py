@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -258,5 +259,35 @@ def test_a_file_the_server_refuses_leaves_the_rows_going_on(
         assert [r["x"] for r in rows] == [1, 2] and rows[0]["page"]["size"] == 65 << 20
         assert [f.key for f in remote.list_media(remote.read_segments(run.uid))] == ["k" * 600]
         assert "refused" in caplog.text
+    finally:
+        remote.close()
+
+
+@pytest.mark.slow
+def test_media_logged_while_the_server_is_away_wait_in_the_spool(
+    rt_dir: Path, sqlite_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.server_fixture import free_port
+
+    remote = sqlite_server.fresh_store()
+    try:
+        monkeypatch.setenv("RUNTREE_BASE_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+        monkeypatch.setenv("RUNTREE_API_KEY", sqlite_server.admin_key)
+        run = runtree.init(project="media")
+        for s in range(3):
+            run.log({"img": runtree.Image(_img(s)), "x": s})
+        run.finish(quiet=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "runtree", "sync", str(rt_dir / "spool"), "--to", sqlite_server.url],
+            env={**os.environ, "RUNTREE_API_KEY": sqlite_server.admin_key},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        files = remote.list_media(remote.read_segments(run.uid))
+        assert [f.step for f in files] == [0, 1, 2]
+        rows = list(remote.read_rows(remote.read_segments(run.uid)))
+        assert [np.asarray(PILImage.open(io.BytesIO(remote.read_media(run.uid, r["img"]["sha256"]))))[0, 0, 0] for r in rows] == [0, 10, 20]
     finally:
         remote.close()
