@@ -108,7 +108,7 @@ class Video(Media):
         from runtree.sdk.media.image import _pil, _to_uint8
 
         assert self._array is not None
-        arr = self._array if self._array.dtype == np.uint8 else _to_uint8(self._array, True)
+        arr = self._array if self._array.dtype == np.uint8 else _to_uint8(self._array)
         frames = [_pil().fromarray(f.transpose(1, 2, 0)[:, :, 0] if f.shape[0] == 1 else f.transpose(1, 2, 0)) for f in arr]
         buf = io.BytesIO()
         frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=int(1000 / self._fps), loop=0)

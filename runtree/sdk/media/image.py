@@ -47,7 +47,6 @@ class Image(Media):
         boxes: Any = None,
         masks: Any = None,
         file_type: str | None = None,
-        normalize: bool = True,
     ) -> None:
         if masks is not None:
             raise NotImplementedError("runtree.Image(masks=...) is not supported yet; log each mask as its own runtree.Image")
@@ -56,7 +55,6 @@ class Image(Media):
         self._classes = classes
         self._boxes = boxes
         self._mode = mode
-        self._normalize = normalize
         self._path: str | None = None
         self._array: np.ndarray[Any, Any] | None = None
         self._pil: Any = None
@@ -107,12 +105,12 @@ class Image(Media):
         if self._path is not None:
             return _pil().open(self._path)
         assert self._array is not None
-        arr = self._array
-        if arr.dtype != np.uint8:
-            arr = _to_uint8(arr, self._normalize)
-        if arr.ndim == 3 and arr.shape[2] == 1:
-            arr = arr[:, :, 0]
-        return _pil().fromarray(arr, mode=self._mode) if self._mode else _pil().fromarray(arr)
+        # As wandb 0.31 does: trivial dimensions squeezed, values cast to uint8 (no scaling), the mode from the channels.
+        arr = self._array.squeeze() if self._array.ndim > 2 else self._array
+        mode = self._mode or ("L" if arr.ndim == 2 else {3: "RGB", 4: "RGBA"}.get(arr.shape[-1], "L"))
+        if mode == "RGBA" and self.format in ("jpg", "jpeg"):
+            mode = "RGB"
+        return _pil().fromarray(arr.astype(np.uint8)).convert(mode)
 
     def _bytes(self) -> bytes:
         if self._path is not None:
@@ -121,7 +119,10 @@ class Image(Media):
         img = self._to_pil()
         if self.format in ("jpg", "jpeg") and img.mode not in ("RGB", "L"):
             img = img.convert("RGB")
-        img.save(buf, format=_FORMATS[self.format])
+        if self.format == "png":
+            img.save(buf, format="PNG", transparency=None)  # as wandb saves it: the same bytes
+        else:
+            img.save(buf, format=_FORMATS[self.format])
         return buf.getvalue()
 
     def _size(self) -> tuple[int, int]:
@@ -176,15 +177,9 @@ def _check_shape(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return arr
 
 
-def _to_uint8(arr: np.ndarray[Any, Any], normalize: bool) -> np.ndarray[Any, Any]:
-    arr = arr.astype(np.float64)
-    if normalize and arr.size:
-        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-        if lo >= 0 and hi <= 1:
-            arr = arr * 255  # wandb: [0, 1] floats are scaled to [0, 255]
-        elif lo >= -1 and hi <= 1:
-            arr = (arr + 1) * 127.5
-    return np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
+def _to_uint8(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Values as uint8, as wandb casts them (no scaling: log 0..255 values, or uint8)."""
+    return np.nan_to_num(arr).astype(np.uint8)
 
 
 def _plain(v: Any) -> Any:
