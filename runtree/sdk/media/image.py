@@ -179,7 +179,8 @@ def _check_shape(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 def _to_uint8(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Values as uint8, as wandb casts them (no scaling: log 0..255 values, or uint8)."""
-    return np.nan_to_num(arr).astype(np.uint8)
+    out: np.ndarray[Any, Any] = np.nan_to_num(arr).astype(np.uint8)
+    return out
 
 
 def _plain(v: Any) -> Any:
