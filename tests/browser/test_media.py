@@ -36,6 +36,9 @@ for s in range(FORK_STEP + 1, 8):
         "voice": runtree.Audio(np.sin(np.linspace(0, 440, 8000)), sample_rate=8000, caption="beep"),
         "loss": 0.1,
     })
+xs = list(range(10))
+fork.log({"curves": runtree.plot.line_series(xs, [[x * x for x in xs], [2 * x for x in xs]], keys=["square", "double"], title="two")})
+fork.log({"fit": runtree.plot.line(runtree.Table(columns=["x", "y"], data=[[3, 9.0], [1, 1.0], [2, 4.0]]), "x", "y", title="squares")})
 fork.finish()
 print(fork.uid)
 """.replace("FORK_STEP", str(FORK_STEP))
@@ -100,13 +103,13 @@ def test_a_table_sorts_and_filters(page: Page, media_ui: MediaUi) -> None:
     page.goto(f"{media_ui.server.url}/r/{media_ui.fork_uid}/media")
     panel = page.locator('section.media-panel[data-key="preds"]')
     expect(panel.get_by_test_id("step-label")).to_have_text("_step 4 · inherited from the parent")  # the fork logged no table
-    rows = panel.locator("tbody tr")
+    rows = panel.locator(".table-scroll tbody tr")
     expect(rows).to_have_count(6)
     panel.locator("th", has_text="score").click()
-    scores = [float(t) for t in panel.locator("tbody tr td:nth-child(3)").all_inner_texts()]
+    scores = [float(t) for t in panel.locator(".table-scroll tbody tr td:nth-child(3)").all_inner_texts()]
     assert scores == sorted(scores)
     panel.locator("th", has_text="score").click()
-    scores = [float(t) for t in panel.locator("tbody tr td:nth-child(3)").all_inner_texts()]
+    scores = [float(t) for t in panel.locator(".table-scroll tbody tr td:nth-child(3)").all_inner_texts()]
     assert scores == sorted(scores, reverse=True)
     panel.get_by_label("filter preds").fill("cls1")
     expect(rows).to_have_count(2)
@@ -128,7 +131,7 @@ def test_histograms_over_steps_include_the_inherited_ones(page: Page, media_ui: 
     assert drawn > 1000
     box = canvas.bounding_box()
     assert box is not None
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 2)
+    canvas.hover(position={"x": box["width"] / 2, "y": 2})  # the first row: step 0
     expect(page.locator('section.media-panel[data-key="weights"] .hist-tip')).to_contain_text("_step 0 (inherited)")
 
 
@@ -140,8 +143,8 @@ def test_audio_player_and_media_files_with_sizes(page: Page, media_ui: MediaUi) 
         "() => { const a = document.querySelector('section[data-key=voice] audio'); return a && a.readyState >= 1 && a.duration > 0.9; }"
     )
     files = page.locator("table.media-file-list tbody tr")
-    expect(files).to_have_count(5 + 5 + 3 + 3)  # img + table of inherited steps 0..4, then img + audio of 5..7
-    expect(page.locator(".media-files")).to_contain_text("16 files")
+    expect(files).to_have_count(5 + 5 + 3 + 3 + 2)  # img + table of inherited steps 0..4, img + audio of 5..7, 2 charts
+    expect(page.locator(".media-files")).to_contain_text("18 files")
     expect(files.first).to_contain_text("media/images/img_0_")
     expect(files.first.locator("td.num")).to_have_text(re.compile(r"^\d+(\.\d)? (B|KB)$"))
 
@@ -153,3 +156,16 @@ def test_the_overview_names_media_summary_values_by_kind(page: Page, media_ui: M
     expect(summary).to_contain_text("histogram (64 bins)")
     expect(summary).to_contain_text("table 6×3")
     expect(summary).not_to_contain_text("_type")
+
+
+def test_plot_presets_are_drawn_above_their_tables(page: Page, media_ui: MediaUi) -> None:
+    page.goto(f"{media_ui.server.url}/r/{media_ui.fork_uid}/media")
+    series = page.locator('section.media-panel[data-key="curves_table"] .media-chart')
+    expect(series).to_have_attribute("data-chart", "wandb/lineseries/v0")
+    expect(series).to_have_attribute("data-points", "10")  # drawn: 10 x values shared by the two series
+    expect(series.locator(".u-legend")).to_contain_text("square")
+    expect(series.locator(".u-legend")).to_contain_text("double")
+    line = page.locator('section.media-panel[data-key="fit_table"]')
+    expect(line.locator(".media-chart")).to_have_attribute("data-points", "3")
+    expect(line).to_contain_text("squares")
+    expect(line.locator(".table-scroll tbody tr")).to_have_count(3)

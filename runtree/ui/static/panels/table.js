@@ -2,6 +2,7 @@
 // rows filtered by a search over every cell.
 
 import { fill, h } from '../dom.js';
+import { customChart } from './custom-chart.js';
 import { fileText } from './media-api.js';
 import { stepper } from './stepper.js';
 
@@ -11,6 +12,7 @@ export function tablePanel(run, key, values, signal) {
   const filter = h('input.input.search', { type: 'search', placeholder: 'Filter rows', 'aria-label': `filter ${key}` });
   const count = h('span.muted.small.table-count');
   const holder = h('div.table-scroll');
+  const plot = h('div.chart-holder');
   let table = { columns: [], data: [] };
   let sort = { col: -1, desc: false };
 
@@ -45,13 +47,15 @@ export function tablePanel(run, key, values, signal) {
       if (e.name === 'AbortError') return;
       table = { columns: ['error'], data: [[`could not read the table: ${e.message}`]] };
     }
+    const spec = values[i].value.chart;
+    fill(plot, spec ? customChart(table, spec) : null);
     draw();
   };
   const { el, show } = stepper(values.map((x) => x.step), run, load);
   const chart = values[values.length - 1].value.chart;
   const panel = h('section.card.media-panel', { 'data-key': key, 'data-kind': 'table' },
     h('h3.panel-title', key, chart ? h('span.muted.small', ` · ${chart.id} (${Object.entries(chart.fields).map(([k, v]) => `${k}=${v}`).join(', ')})`) : null),
-    el, h('div.toolbar', filter, h('div.grow'), count), holder);
+    el, plot, h('div.toolbar', filter, h('div.grow'), count), holder);
   show();
   return panel;
 }
