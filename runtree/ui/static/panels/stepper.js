@@ -15,6 +15,7 @@ export function stepper(steps, run, onChange) {
     onChange(i);
   };
   slider.addEventListener('input', show);
+  slider.hidden = steps.length < 2; // one step: nothing to slide
   const el = h('div.stepper', slider, label, h('span.muted.small', `${steps.length} step${steps.length === 1 ? '' : 's'}`));
   return { el, show, slider };
 }
