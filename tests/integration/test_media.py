@@ -291,3 +291,17 @@ def test_media_logged_while_the_server_is_away_wait_in_the_spool(
         assert [np.asarray(PILImage.open(io.BytesIO(remote.read_media(run.uid, r["img"]["sha256"]))))[0, 0, 0] for r in rows] == [0, 10, 20]
     finally:
         remote.close()
+
+
+def test_media_in_pending_rows_and_at_explicit_steps(rt_dir: Path) -> None:
+    run = runtree.init(project="media")
+    run.log({"img": runtree.Image(_img(1))}, commit=False)  # merged into the next committed row, as wandb does
+    run.log({"x": 1})
+    run.log({"img": runtree.Image(_img(5)), "x": 5}, step=5)
+    run.log({"h": np.arange(40)}, step=7, commit=True)
+    run.finish()
+    store = open_store()
+    rows = list(store.read_rows(store.read_segments(run.uid)))
+    assert [(r["_step"], sorted(k for k in r if not k.startswith("_"))) for r in rows] == [(0, ["img", "x"]), (5, ["img", "x"]), (7, ["h"])]
+    assert [(f.step, f.key) for f in store.list_media(store.read_segments(run.uid))] == [(0, "img"), (5, "img")]
+    assert rows[1]["img"]["path"].startswith("media/images/img_5_") and rows[2]["h"]["_type"] == "histogram"
