@@ -43,7 +43,8 @@ class MediaRecords:
 
     def list(self, segments: Sequence[Segment], path: str | None = None, sha256: str | None = None) -> list[MediaFile]:
         p = self._p
-        extra, args = "", ()  # type: tuple[str, tuple[Any, ...]]
+        extra: str = ""
+        args: tuple[Any, ...] = ()
         if path is not None:
             extra, args = f" AND path={p}", (path,)
         elif sha256 is not None:
