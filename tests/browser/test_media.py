@@ -23,7 +23,10 @@ parent = runtree.init(project="media", dir=d, name="parent")
 for s in range(10):
     parent.log({
         "img": runtree.Image(np.full((16, 16, 3), s * 20, dtype=np.uint8), caption=f"parent {s}"),
-        "preds": runtree.Table(columns=["id", "label", "score"], data=[[i, f"cls{(i + s) % 3}", (i * 7 + s) % 10 / 10] for i in range(6)]),
+        "preds": runtree.Table(
+            columns=["id", "label", "score", "input"],
+            data=[[i, f"cls{(i + s) % 3}", (i * 7 + s) % 10 / 10, runtree.Image(np.full((4, 4), i * 40, dtype=np.uint8))] for i in range(6)],
+        ),
         "weights": runtree.Histogram(np.random.default_rng(s).normal(s / 5, 1, 500)),
         "loss": 1 / (s + 1),
     })
@@ -117,6 +120,11 @@ def test_a_table_sorts_and_filters(page: Page, media_ui: MediaUi) -> None:
     panel.locator("input.step-slider").fill("0")
     expect(panel.get_by_test_id("step-label")).to_have_text("_step 0 · inherited from the parent")
     expect(rows.first).to_contain_text("cls1")  # step 0's own table, still filtered
+    thumb = rows.first.locator("img.cell-image")  # an image in a cell, its file served through the fork
+    expect(thumb).to_have_count(1)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('section[data-key=preds] img.cell-image'); return i && i.complete && i.naturalWidth === 4; }"
+    )
 
 
 def test_histograms_over_steps_include_the_inherited_ones(page: Page, media_ui: MediaUi) -> None:
@@ -143,8 +151,10 @@ def test_audio_player_and_media_files_with_sizes(page: Page, media_ui: MediaUi) 
         "() => { const a = document.querySelector('section[data-key=voice] audio'); return a && a.readyState >= 1 && a.duration > 0.9; }"
     )
     files = page.locator("table.media-file-list tbody tr")
-    expect(files).to_have_count(5 + 5 + 3 + 3 + 2)  # img + table of inherited steps 0..4, img + audio of 5..7, 2 charts
-    expect(page.locator(".media-files")).to_contain_text("18 files")
+    # img + table + its 6 cell images at inherited steps 0..4 (the 6 cell images are 6 files at each step, but the same
+    # 6 images at every step: listed per step, stored once), img + audio at 5..7, 2 charts
+    expect(files).to_have_count(5 * (2 + 6) + 3 + 3 + 2)
+    expect(page.locator(".media-files")).to_contain_text("48 files")
     expect(files.first).to_contain_text("media/images/img_0_")
     expect(files.first.locator("td.num")).to_have_text(re.compile(r"^\d+(\.\d)? (B|KB)$"))
 
@@ -154,7 +164,7 @@ def test_the_overview_names_media_summary_values_by_kind(page: Page, media_ui: M
     summary = page.locator("section.card", has=page.locator("h2", has_text="Summary"))
     expect(summary).to_contain_text("image 16×16")
     expect(summary).to_contain_text("histogram (64 bins)")
-    expect(summary).to_contain_text("table 6×3")
+    expect(summary).to_contain_text("table 6×4")
     expect(summary).not_to_contain_text("_type")
 
 

@@ -9,6 +9,8 @@ import { bytes, mediaFiles, mediaKeys, valuesOf } from '../panels/media-api.js';
 import { playerPanel } from '../panels/player.js';
 import { tablePanel } from '../panels/table.js';
 
+const SHOW_FILES = 500; // rows of the file list drawn; the count and total size cover them all
+
 function panelFor(run, key, type, values, signal) {
   if (type === 'image-file' || type === 'images/separated') return imagePanel(run, key, values);
   if (type === 'table-file') return tablePanel(run, key, values, signal);
@@ -44,7 +46,8 @@ export async function mediaTab(body, run, ctx) {
       h('p.muted.small', `${list.length} files, ${bytes(total)}`),
       h('table.table.media-file-list',
         h('thead', h('tr', h('th', '_step'), h('th', 'key'), h('th', 'file'), h('th', 'size'))),
-        h('tbody', list.map((f) => h('tr', h('td', String(f.step)), h('td', f.key), h('td', h('code', f.path)), h('td.num', bytes(f.size)))))),
+        h('tbody', list.slice(0, SHOW_FILES).map((f) => h('tr', h('td', String(f.step)), h('td', f.key), h('td', h('code', f.path)), h('td.num', bytes(f.size)))))),
+      list.length > SHOW_FILES ? h('p.muted.small', `… and ${list.length - SHOW_FILES} more`) : null,
     ] : h('p.muted', 'No media files.'));
   };
   await draw(run);

@@ -3,7 +3,7 @@
 
 import { fill, h } from '../dom.js';
 import { customChart } from './custom-chart.js';
-import { fileText } from './media-api.js';
+import { fileText, fileUrl } from './media-api.js';
 import { stepper } from './stepper.js';
 
 const SHOW = 500; // rows drawn at once; sort and filter see them all
@@ -16,7 +16,11 @@ export function tablePanel(run, key, values, signal) {
   let table = { columns: [], data: [] };
   let sort = { col: -1, desc: false };
 
-  const cell = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v ?? ''));
+  const cell = (v) => (v !== null && typeof v === 'object' ? (v.caption ?? v.path ?? JSON.stringify(v)) : String(v ?? ''));
+  // An image in a cell (logged as runtree.Image / wandb.Image inside the table) is shown, its file served through the run.
+  const shown = (v) => (v && v._type === 'image-file' && v.sha256
+    ? h('img.cell-image', { src: fileUrl(run.uid, v.sha256), alt: v.caption || v.path, loading: 'lazy' })
+    : cell(v));
   const draw = () => {
     const q = filter.value.trim().toLowerCase();
     let rows = q ? table.data.filter((r) => r.some((v) => cell(v).toLowerCase().includes(q))) : table.data.slice();
@@ -37,7 +41,7 @@ export function tablePanel(run, key, values, signal) {
         'aria-sort': sort.col === i ? (sort.desc ? 'descending' : 'ascending') : 'none',
         title: 'sort',
       }, String(name), sort.col === i ? (sort.desc ? ' ▼' : ' ▲') : '')))),
-      h('tbody', rows.map((r) => h('tr', r.map((v) => h('td', cell(v))))))));
+      h('tbody', rows.map((r) => h('tr', r.map((v) => h('td', shown(v))))))));
   };
   filter.addEventListener('input', draw);
   const load = async (i) => {
