@@ -25,7 +25,8 @@ for s in range(10):
         "img": runtree.Image(np.full((16, 16, 3), s * 20, dtype=np.uint8), caption=f"parent {s}"),
         "preds": runtree.Table(
             columns=["id", "label", "score", "input"],
-            data=[[i, f"cls{(i + s) % 3}", (i * 7 + s) % 10 / 10, runtree.Image(np.full((4, 4), i * 40, dtype=np.uint8))] for i in range(6)],
+            data=[[i, f"cls{(i + s) % 3}", (i * 7 + s) % 10 / 10, runtree.Image(np.full((4, 4), i * 40, dtype=np.uint8))]
+                  for i in range(6)],
         ),
         "weights": runtree.Histogram(np.random.default_rng(s).normal(s / 5, 1, 500)),
         "loss": 1 / (s + 1),
@@ -123,7 +124,8 @@ def test_a_table_sorts_and_filters(page: Page, media_ui: MediaUi) -> None:
     thumb = rows.first.locator("img.cell-image")  # an image in a cell, its file served through the fork
     expect(thumb).to_have_count(1)
     page.wait_for_function(
-        "() => { const i = document.querySelector('section[data-key=preds] img.cell-image'); return i && i.complete && i.naturalWidth === 4; }"
+        "() => { const i = document.querySelector('section[data-key=preds] img.cell-image');"
+        " return i && i.complete && i.naturalWidth === 4; }"
     )
 
 
