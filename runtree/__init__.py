@@ -75,7 +75,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
         n: (_COMPAT, n)
         for n in (
             "login", "save", "AlertLevel", "log_artifact", "use_artifact", "log_model", "use_model", "link_model", "Artifact",
-            "setup", "teardown", "mark_preempting", "util", "termlog", "termwarn", "termerror", "sweep", "agent", "controller",
+            "setup", "teardown", "require", "mark_preempting", "util", "termlog", "termwarn", "termerror", "sweep", "agent", "controller",
         )
     },
 }

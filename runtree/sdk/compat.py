@@ -112,6 +112,10 @@ def setup(settings: Any = None) -> _Setup:
     return _Setup(settings)
 
 
+def require(requirement: str | None = None, experiment: str | None = None) -> None:
+    """wandb.require("core"/"service"/...): wandb's backend choices; runtree has one, so nothing to switch."""
+
+
 def teardown(exit_code: int | None = None) -> None:
     """Finish every run of this process (wandb.teardown)."""
     from runtree.sdk import run as run_mod

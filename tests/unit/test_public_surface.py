@@ -59,6 +59,7 @@ def test_the_wandb_surface_resolves_without_pulling_pillow() -> None:
         "agent",
         "controller",
         "sweep",
+        "require",
     ]
     code = (
         "import sys, runtree as wandb\n"
