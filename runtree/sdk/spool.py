@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shutil
 import sys
 import threading
 import time
@@ -169,6 +170,7 @@ class SpoolingStore:
         if path is not None:
             for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
                 p.unlink(missing_ok=True)
+            shutil.rmtree(path.with_suffix(".files"), ignore_errors=True)  # its media blobs (SqliteStore keeps them there)
         log.warning("runtree: the server answers again; run %s's spool is drained", self.uid)
         return True
 

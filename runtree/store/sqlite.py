@@ -51,7 +51,9 @@ class SqliteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._migrate()
-        self.blobs: BlobStore = open_blobs(default_blobs_url(self.path.parent))  # RUNTREE_DIR/files/<sha[:2]>/<sha>
+        # RUNTREE_DIR/files/<sha[:2]>/<sha> beside runtree.db; another file (a spool's x.db) has its own x.files/.
+        beside = default_blobs_url(self.path.parent) if self.path.name == "runtree.db" else str(self.path.with_suffix(".files"))
+        self.blobs: BlobStore = open_blobs(beside)
         self._media = MediaRecords(self.blobs, self._execute_many, self._query)
 
     def _execute_many(self, query: str, rows: list[tuple[Any, ...]]) -> None:

@@ -305,3 +305,33 @@ def test_media_in_pending_rows_and_at_explicit_steps(rt_dir: Path) -> None:
     assert [(r["_step"], sorted(k for k in r if not k.startswith("_"))) for r in rows] == [(0, ["img", "x"]), (5, ["img", "x"]), (7, ["h"])]
     assert [(f.step, f.key) for f in store.list_media(store.read_segments(run.uid))] == [(0, "img"), (5, "img")]
     assert rows[1]["img"]["path"].startswith("media/images/img_5_") and rows[2]["h"]["_type"] == "histogram"
+
+
+def test_a_drained_spool_leaves_no_media_behind(rt_dir: Path, sqlite_server: Server) -> None:
+    from runtree.domain import lineage
+    from runtree.domain.records import RunRecord
+    from runtree.sdk.spool import SpoolingStore
+    from runtree.store.remote import RemoteStore
+    from runtree.store.sqlite import SqliteStore
+
+    sqlite_server.wipe()
+    spool_dir = rt_dir / "spool"
+    spool_dir.mkdir(parents=True)
+    local = SqliteStore(spool_dir / "u1-abcd.db")
+    rec = RunRecord(uid="u1" + "0" * 30, entity="tester", project="media", id="spooled1", name="s", created_at=1.0)
+    local.create_run(rec, lineage.new_run(rec.uid))
+    remote = RemoteStore(sqlite_server.url, sqlite_server.admin_key)
+    spool = SpoolingStore(remote, spool_dir, rec, lineage.new_run(rec.uid), local=local, uplink_interval=3600)
+    try:
+        from runtree.sdk.media.rows import encode_row
+
+        row: dict[str, Any] = {"_step": 0, "_timestamp": 1.0, "img": runtree.Image(_img(3))}
+        files, blobs = encode_row(0, row)
+        spool.put_media(rec.uid, 0, files, blobs)  # while diverted: into the spool and its own blob folder
+        spool.append_rows(rec.uid, 0, [(0, 1.0, row)])
+        assert (spool_dir / "u1-abcd.files").is_dir() and not (spool_dir / "files").exists()
+        assert spool.drain()
+        assert remote.read_media(rec.uid, row["img"]["sha256"])[:4] == b"\x89PNG"
+        assert not (spool_dir / "u1-abcd.db").exists() and not (spool_dir / "u1-abcd.files").exists()
+    finally:
+        spool.finish(timeout=0, quiet=True)
