@@ -1,15 +1,16 @@
 """The media routes of the HTTP API: a run's media files (listed through its segments) and their bytes.
 
-An SDK run logging to a server uploads each file once (PUT by sha256, checked) before the rows that
-reference it; a reader gets a file only through a run it may read that references it.
+An SDK run logging to a server sends each file's bytes (checked against its sha256) unless the run already
+references that file, before the rows that name it; a reader gets a file only through a run it may read that
+references it. The blob store keeps each file once, whichever runs send it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
@@ -22,7 +23,7 @@ from runtree.server.auth import KeyAuth, OpenAuth, Principal
 from runtree.store.blobs import digest
 from runtree.store.wire import dumps_exact
 
-MAX_FILES = 10_000  # media files in one request
+MAX_FILES = 1000  # media files in one request
 _key_header = APIKeyHeader(name="Authorization", auto_error=False)
 
 
@@ -60,11 +61,6 @@ class PutMedia(BaseModel):
     files: list[MediaIn] = Field(max_length=MAX_FILES)
 
 
-class Missing(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    sha256: list[str] = Field(max_length=MAX_FILES)
-
-
 class MediaQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     segments: list[Segment] = Field(max_length=10_000)
@@ -91,32 +87,44 @@ def media_router(route_class: type) -> APIRouter:
             run = request.app.state.store.get_run(uid)
             who.check(run.entity, f" (the media of run {run.path})")
 
-    @r.post("/runs/{uid}/media/missing", summary="Which of these sha256s the server does not store yet (upload those)")
-    def missing(request: Request, uid: str, body: Missing, who: Caller) -> Response:
-        _run(request, who, uid)
-        blobs = request.app.state.store.blobs
-        return _json({"missing": [s for s in body.sha256 if not blobs.has(check_sha256(s, "missing"))]})
+    def _known(store: Any, uid: str, epoch: int, shas: Iterable[str]) -> set[str]:
+        """The sha256s this run already references (any epoch up to `epoch`): a caller may name those without the bytes."""
+        segs = [Segment(uid, e, 0) for e in range(epoch + 1)]
+        return {s for s in set(shas) if store.list_media(segs, sha256=s)}
 
-    @r.put("/runs/{uid}/blobs/{sha256}", status_code=204, summary="Upload one media file's bytes; the body must hash to sha256")
-    async def put_blob(request: Request, uid: str, sha256: str, who: Caller) -> Response:
+    @r.post("/runs/{uid}/media", summary="Record media files of the run at their steps (Store.put_media); answers which need their bytes")
+    def put_media(request: Request, uid: str, body: PutMedia, who: Caller) -> Response:
+        # Only files the run already references are recorded here; the others are `missing` and come with their
+        # bytes (PUT below). Content addressing then never lets a caller name a file it has not shown it holds.
+        store = request.app.state.store
+        run = store.get_run(uid)
+        who.check(run.entity, f" (run {run.path})")
+        known = _known(store, uid, max(body.epoch, run.epoch), (f.sha256 for f in body.files))
+        files = [MediaFile(f.step, f.key, f.path, f.sha256, f.size, f.type) for f in body.files if f.sha256 in known]
+        store.put_media(uid, body.epoch, files, {})
+        return _json({"files": len(files), "missing": sorted({f.sha256 for f in body.files} - known)})
+
+    @r.put("/runs/{uid}/media/{sha256}", status_code=204, summary="Upload one media file (the body: bytes hashing to sha256), recorded")
+    async def upload_media(
+        request: Request,
+        uid: str,
+        sha256: str,
+        who: Caller,
+        epoch: Annotated[int, Query(ge=0, lt=1 << 31)],
+        step: Annotated[int, Query(ge=0, lt=1 << 62)],
+        key: Annotated[str, Query(max_length=4096)],
+        path: Annotated[str, Query(max_length=MAX_PATH)],
+        type: Annotated[str, Query(max_length=64)],
+    ) -> Response:
         check_sha256(sha256, "upload")
+        check_path(path, "upload")
         await run_in_threadpool(_run, request, who, uid)
         data = await request.body()
         if digest(data) != sha256:
             raise UsageError(f"the uploaded bytes hash to {digest(data)}, not {sha256}")
-        await run_in_threadpool(request.app.state.store.blobs.put, data, sha256)
+        f = MediaFile(step, key, path, sha256, len(data), type)
+        await run_in_threadpool(request.app.state.store.put_media, uid, epoch, [f], {sha256: data})
         return Response(status_code=204)
-
-    @r.post("/runs/{uid}/media", summary="Record media files of the run at their steps; their bytes must be uploaded first")
-    def put_media(request: Request, uid: str, body: PutMedia, who: Caller) -> Response:
-        _run(request, who, uid)
-        files = [MediaFile(f.step, f.key, f.path, f.sha256, f.size, f.type) for f in body.files]
-        store = request.app.state.store
-        missing = sorted({f.sha256 for f in files if not store.blobs.has(f.sha256)})
-        if missing:
-            raise UsageError(f"upload the files' bytes first (PUT /runs/{uid}/blobs/<sha256>); missing: {', '.join(missing[:5])}")
-        request.app.state.store.put_media(uid, body.epoch, files, {})
-        return _json({"files": len(files)})
 
     @r.post("/query/media", summary="The media files of explicit segments, in step order (Store.list_media)")
     def query_media(request: Request, body: MediaQuery, who: Caller) -> Response:

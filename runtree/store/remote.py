@@ -56,6 +56,7 @@ from runtree.store.wire import (
 
 API_KEY_ENV = "RUNTREE_API_KEY"
 BATCH = 10_000  # items per append request: the server's limit
+MEDIA_BATCH = 1000  # media files per request (runtree.server.media.MAX_FILES)
 PAGE_ROWS = 50_000  # rows per history page
 GZIP_OVER = 64 << 10  # request bodies at least this large are gzipped
 _RETRY_STATUS = frozenset({502, 503, 504})
@@ -373,17 +374,26 @@ class RemoteStore:
 
     # -- media: each file's bytes uploaded once (by sha256), then the rows' references -------------
     def put_media(self, uid: str, epoch: int, files: Sequence[MediaFile], data: Mapping[str, bytes]) -> None:
-        if not files:
-            return
-        shas = sorted({f.sha256 for f in files})
-        missing = self._call("POST", f"/runs/{_q(uid)}/media/missing", body={"sha256": shas})["missing"]
-        for sha in missing:
-            blob = data.get(sha)
-            if blob is None:
-                raise StoreError(f"media of run {uid}: the bytes of {sha} were not given and the server does not have them")
-            self._send("PUT", f"/runs/{_q(uid)}/blobs/{sha}", content=bytes(blob))
-        for i in range(0, len(files), BATCH):
-            self._call("POST", f"/runs/{_q(uid)}/media", body={"epoch": epoch, "files": [f.to_json() for f in files[i : i + BATCH]]})
+        for i in range(0, len(files), MEDIA_BATCH):
+            chunk = files[i : i + MEDIA_BATCH]
+            body = {"epoch": epoch, "files": [f.to_json() for f in chunk]}
+            missing = set(self._call("POST", f"/runs/{_q(uid)}/media", body=body)["missing"])
+            later: list[MediaFile] = []
+            sent: set[str] = set()
+            for f in chunk:
+                if f.sha256 not in missing:
+                    continue
+                if f.sha256 in sent:
+                    later.append(f)  # the same bytes under another key or step: named once they are there
+                    continue
+                blob = data.get(f.sha256)
+                if blob is None:
+                    raise StoreError(f"media of run {uid}: the bytes of {f.path} ({f.sha256}) were not given, and the run has no such file")
+                params = {"epoch": epoch, "step": f.step, "key": f.key, "path": f.path, "type": f.type}
+                self._send("PUT", f"/runs/{_q(uid)}/media/{f.sha256}", content=bytes(blob), params=params)
+                sent.add(f.sha256)
+            if later:
+                self._call("POST", f"/runs/{_q(uid)}/media", body={"epoch": epoch, "files": [f.to_json() for f in later]})
 
     def list_media(self, segments: Sequence[Segment], *, path: str | None = None, sha256: str | None = None) -> list[MediaFile]:
         body = {"segments": _segments(segments), "path": path, "sha256": sha256}

@@ -150,20 +150,30 @@ def test_a_server_run_uploads_its_media_once(
     # What the run does not reference is not served through it; bytes that do not hash to their name are refused.
     assert httpx.get(f"{server.url}/api/v1/runs/{fork.uid}/media/{'0' * 64}", headers=headers).status_code == 404
     assert httpx.get(f"{server.url}/api/v1/runs/{fork.uid}/media/..%2F..%2Fx", headers=headers).status_code == 404
-    bad = httpx.put(f"{server.url}/api/v1/runs/{fork.uid}/blobs/{'0' * 64}", content=b"not that", headers=headers)
+    params = {"epoch": 0, "step": 1, "key": "k", "path": "a.png", "type": "image-file"}
+    bad = httpx.put(f"{server.url}/api/v1/runs/{fork.uid}/media/{'0' * 64}", content=b"not that", params=params, headers=headers)
     assert bad.status_code == 422 and "hash" in bad.json()["error"]["message"]
-    refs = httpx.post(
-        f"{server.url}/api/v1/runs/{fork.uid}/media",
+    evil = httpx.put(
+        f"{server.url}/api/v1/runs/{fork.uid}/media/{hashlib.sha256(b'x').hexdigest()}",
+        content=b"x",
+        params={**params, "path": "/etc/passwd"},
         headers=headers,
-        json={"epoch": 0, "files": [{"step": 1, "key": "k", "path": "/etc/passwd", "sha256": "0" * 64, "size": 1, "type": "image-file"}]},
     )
-    assert refs.status_code == 422
-    missing = httpx.post(
-        f"{server.url}/api/v1/runs/{fork.uid}/media",
-        headers=headers,
-        json={"epoch": 0, "files": [{"step": 1, "key": "k", "path": "a.png", "sha256": "0" * 64, "size": 1, "type": "image-file"}]},
+    assert evil.status_code == 422
+    # Naming a file by its sha256 alone works only for files the run already references: another run's file
+    # (here the parent's) must come with its bytes, so a caller cannot reach a file it has not shown it holds.
+    other = runtree.init(project="media")
+    other.finish()
+    ref = {"step": 1, "key": "k", "path": "a.png", "sha256": img["sha256"], "size": img["size"], "type": "image-file"}
+    named = httpx.post(f"{server.url}/api/v1/runs/{other.uid}/media", headers=headers, json={"epoch": 0, "files": [ref]})
+    assert named.status_code == 200 and named.json() == {"files": 0, "missing": [img["sha256"]]}
+    assert httpx.get(f"{server.url}/api/v1/runs/{other.uid}/media/{img['sha256']}", headers=headers).status_code == 404
+    again = httpx.post(f"{server.url}/api/v1/runs/{run.uid}/media", headers=headers, json={"epoch": 0, "files": [ref]})
+    assert again.json() == {"files": 1, "missing": []}  # its own file: named without the bytes
+    bad_path = httpx.post(
+        f"{server.url}/api/v1/runs/{run.uid}/media", headers=headers, json={"epoch": 0, "files": [{**ref, "path": "../x"}]}
     )
-    assert missing.status_code == 422 and "upload" in missing.json()["error"]["message"]
+    assert bad_path.status_code == 422
 
 
 def test_an_offline_run_syncs_its_media(rt_dir: Path, sqlite_server: Server, request: pytest.FixtureRequest) -> None:

@@ -11,3 +11,4 @@ CREATE TABLE media (
     PRIMARY KEY (uid, epoch, path)
 );
 CREATE INDEX media_by_step ON media (uid, epoch, step);
+CREATE INDEX media_by_sha256 ON media (uid, epoch, sha256);
