@@ -28,6 +28,9 @@ FILE_TYPES: dict[str, str] = {
     "plotly-file": "plotly",
     "bokeh-file": "bokeh",
 }
+# Files inside an image value: its bounding boxes and masks ({"boxes": {name: {"_type": "boxes2D", "path", ...}}}).
+NESTED_TYPES: dict[str, str] = {"boxes2D": "metadata/boxes2D", "mask": "images/mask"}
+_NESTED_KEYS = ("boxes", "masks")
 SEQUENCE_TYPES = frozenset(("images/separated", "audio", "videos"))  # a list of files under one key
 INLINE_TYPES = frozenset(("histogram", "plotly", "wandb.Table"))
 MAX_BINS = 512  # wandb.Histogram allows up to 512 bins
@@ -63,7 +66,7 @@ def is_media(value: Any) -> bool:
 
 def file_path(kind: str, key: str, step: int | str, sha256: str, ext: str) -> str:
     """Where wandb puts a logged file: media/<folder>/<key>_<step>_<sha256[:20]>.<ext>."""
-    folder = FILE_TYPES.get(kind, "files")
+    folder = FILE_TYPES.get(kind) or NESTED_TYPES.get(kind, "files")
     safe = re.sub(r"[^A-Za-z0-9_.\-/]", "_", key).strip("/").replace("..", "_") or "value"
     safe = re.sub(r"/+", "/", safe)[:200]  # paths stay well under MAX_PATH whatever the key
     return f"media/{folder}/{safe}_{step}_{sha256[:20]}.{ext}"
@@ -108,6 +111,10 @@ def check_value(key: str, value: Mapping[str, Any]) -> None:
         check_path(value.get("path"), where)
         check_sha256(value.get("sha256"), where)
         _check_size(value.get("size"), where)
+        for f in nested_files(value):
+            check_path(f.get("path"), where)
+            check_sha256(f.get("sha256"), where)
+            _check_size(f.get("size"), where)
     elif kind == "histogram":
         bins = value.get("bins")
         if isinstance(bins, dict) and bins.get("_type") == "histogram-bins":  # wandb's compact form
@@ -145,6 +152,16 @@ def _items(value: Mapping[str, Any]) -> Any:
     return value.get(_ITEMS[value["_type"]]) or []
 
 
+def nested_files(value: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The file values inside an image value: its boxes and masks."""
+    out: list[Mapping[str, Any]] = []
+    for name in _NESTED_KEYS:
+        group = value.get(name)
+        if isinstance(group, Mapping):
+            out.extend(v for v in group.values() if isinstance(v, Mapping) and v.get("_type") in NESTED_TYPES)
+    return out[:MAX_FILES]
+
+
 def iter_files(key: str, value: Any) -> Iterator[tuple[str, str, int, str]]:
     """(path, sha256, size, _type) of each stored file a row value references (none for inline values)."""
     if not is_media(value):
@@ -152,6 +169,9 @@ def iter_files(key: str, value: Any) -> Iterator[tuple[str, str, int, str]]:
     kind = value["_type"]
     if kind in FILE_TYPES and isinstance(value.get("sha256"), str):
         yield value["path"], value["sha256"], int(value.get("size") or 0), kind
+        for f in nested_files(value):
+            if isinstance(f.get("sha256"), str):
+                yield f["path"], f["sha256"], int(f.get("size") or 0), str(f["_type"])
     elif kind in SEQUENCE_TYPES:
         item_kind = "image-file" if kind == "images/separated" else None
         for f in _items(value):

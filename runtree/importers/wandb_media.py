@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from runtree.domain.media import FILE_TYPES, MAX_FILES, MediaFile, check_path, iter_files
+from runtree.domain.media import FILE_TYPES, MAX_FILES, MediaFile, check_path, iter_files, nested_files
 from runtree.errors import BadMediaValue
 
 MAX_FILE_BYTES = 1 << 30
@@ -42,9 +42,9 @@ def tie_files(step: int, key: str, value: dict[str, Any], files_dir: Path) -> tu
         names = value.get("filenames")
         if isinstance(names, list) and len(names) <= MAX_FILES:
             value["files"] = [{"path": n, "sha256": "", "size": 0} for n in names if isinstance(n, str)]
-    wanted: list[dict[str, Any]] = []
+    wanted: list[Any] = []
     if value.get("_type") in FILE_TYPES:
-        wanted = [value]
+        wanted = [value, *nested_files(value)]
     else:
         wanted = [f for f in value.get("files") or value.get("audio") or value.get("videos") or () if isinstance(f, dict)]
     files: list[MediaFile] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -48,12 +49,11 @@ class Image(Media):
         masks: Any = None,
         file_type: str | None = None,
     ) -> None:
-        if masks is not None:
-            raise NotImplementedError("runtree.Image(masks=...) is not supported yet; log each mask as its own runtree.Image")
         self._caption = caption
         self._grouping = grouping
         self._classes = classes
-        self._boxes = boxes
+        self._boxes = _check_boxes(boxes)
+        self._masks = _check_masks(masks)
         self._mode = mode
         self._path: str | None = None
         self._array: np.ndarray[Any, Any] | None = None
@@ -135,13 +135,31 @@ class Image(Media):
         data = self._bytes()
         width, height = self._size()
         extra: dict[str, Any] = {"format": self.format, "width": width, "height": height, "caption": self._caption}
-        if self._grouping is not None:
+        if self._grouping:
             extra["grouping"] = self._grouping
-        if self._boxes:
-            extra["boxes"] = _plain(self._boxes)
-        if self._classes is not None:
-            extra["classes"] = _plain(self._classes)
-        return file_value(self._log_type, key, step, data, self.format, **extra)
+        nested: list[Encoded] = []
+        if self._boxes:  # as wandb: each set of boxes a JSON file of its own (media/metadata/boxes2D/...)
+            extra["boxes"] = {}
+            for name, val in self._boxes.items():
+                body = json.dumps(val, separators=(",", ":")).encode()
+                nested.append(file_value("boxes2D", key, step, body, "boxes2D.json"))
+                extra["boxes"][name] = nested[-1].value
+        if self._masks:  # each mask a PNG of class ids (media/images/mask/...), or the file it names
+            extra["masks"] = {}
+            for name, val in self._masks.items():
+                if "path" in val:
+                    body, ext = read_path(val["path"]), "mask." + extension(val["path"], "png")
+                else:
+                    buf = io.BytesIO()
+                    _pil().fromarray(val["mask_data"].astype(np.int8)).convert("L").save(buf, format="PNG", transparency=None)
+                    body, ext = buf.getvalue(), "mask.png"
+                nested.append(file_value("mask", key, step, body, ext))
+                extra["masks"][name] = nested[-1].value
+        enc = file_value(self._log_type, key, step, data, self.format, **extra)
+        for n in nested:
+            enc.files.extend(n.files)
+            enc.blobs.update(n.blobs)
+        return enc
 
     @classmethod
     def encode_seq(cls, items: Sequence[Image], key: str, step: int) -> Encoded:
@@ -165,6 +183,40 @@ class Image(Media):
             out.files.extend(p.files)
             out.blobs.update(p.blobs)
         return out
+
+
+def _check_boxes(boxes: Any) -> dict[str, Any] | None:
+    """wandb's boxes={name: {"box_data": [...], "class_labels": {...}}}, as plain JSON (our copy)."""
+    if boxes is None:
+        return None
+    if not isinstance(boxes, dict):
+        raise TypeError(f"runtree.Image(boxes=...) takes a dict of {{name: {{'box_data': [...]}}}}, not {type(boxes).__name__}")
+    out = {}
+    for name, val in boxes.items():
+        if not isinstance(val, dict) or not isinstance(val.get("box_data"), list):
+            raise ValueError(f"runtree.Image(boxes={{{name!r}: ...}}): each set of boxes needs a 'box_data' list")
+        out[str(name)] = json.loads(json.dumps(val, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+    return out
+
+
+def _check_masks(masks: Any) -> dict[str, Any] | None:
+    """wandb's masks={name: {"mask_data": 2-D array of class ids, "class_labels": {...}} or {"path": ...}}."""
+    if masks is None:
+        return None
+    if not isinstance(masks, dict):
+        raise TypeError(f"runtree.Image(masks=...) takes a dict of {{name: {{'mask_data': array}}}}, not {type(masks).__name__}")
+    out: dict[str, Any] = {}
+    for name, val in masks.items():
+        if isinstance(val, dict) and "path" in val:
+            if not os.path.isfile(val["path"]):
+                raise FileNotFoundError(f"runtree.Image(masks={{{name!r}: ...}}): no such file {val['path']!r}")
+            out[str(name)] = {"path": os.fspath(val["path"])}
+            continue
+        data = _to_numpy(val.get("mask_data")) if isinstance(val, dict) else None
+        if not isinstance(data, np.ndarray) or data.ndim != 2:
+            raise ValueError(f"runtree.Image(masks={{{name!r}: ...}}): 'mask_data' must be a 2-D array of class ids")
+        out[str(name)] = {"mask_data": np.array(data, copy=True)}
+    return out
 
 
 def _check_shape(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
