@@ -34,8 +34,11 @@ for s in range(10):
 parent.finish()
 fork = runtree.init(project="media", dir=d, name="fork", fork_from=f"{parent.id}?_step=FORK_STEP")
 for s in range(FORK_STEP + 1, 8):
+    boxes = {"predictions": {"box_data": [{"position": {"minX": 0.1, "maxX": 0.5, "minY": 0.2, "maxY": 0.6}, "class_id": 1,
+                                           "box_caption": "cat"}], "class_labels": {1: "cat"}}}
     fork.log({
-        "img": runtree.Image(np.full((16, 16, 3), 255 - s, dtype=np.uint8), caption=f"fork {s}"),
+        "img": runtree.Image(np.full((16, 16, 3), 255 - s, dtype=np.uint8), caption=f"fork {s}", boxes=boxes,
+                             masks={"seg": {"mask_data": np.eye(16, dtype=np.uint8)}}),
         "weights": runtree.Histogram(np.random.default_rng(100 + s).normal(-1, 0.5, 500)),
         "voice": runtree.Audio(np.sin(np.linspace(0, 440, 8000)), sample_rate=8000, caption="beep"),
         "loss": 0.1,
@@ -87,7 +90,9 @@ def test_a_forks_image_slider_walks_inherited_and_own_steps(page: Page, media_ui
     panel = page.locator('section.media-panel[data-key="img"]')
     label = panel.get_by_test_id("step-label")
     expect(label).to_have_text("_step 7")  # the last step first
-    img = panel.locator("img")
+    expect(panel.locator('svg.boxes[data-boxes="predictions"] rect')).to_have_count(1)  # the fork's boxes over its image
+    expect(panel.locator('img[data-mask="seg"]')).to_have_count(1)
+    img = panel.locator("img[data-step]")
     expect(img).to_have_attribute("data-step", "7")
     expect(panel).to_contain_text("fork 7")
     slider = panel.locator("input.step-slider")
@@ -96,9 +101,10 @@ def test_a_forks_image_slider_walks_inherited_and_own_steps(page: Page, media_ui
     expect(label).to_have_text("_step 2 · inherited from the parent")
     expect(panel).to_contain_text("parent 2")
     expect(img).to_have_attribute("data-step", "2")
+    expect(panel.locator("svg.boxes")).to_have_count(0)  # the parent's image has none
     # The image really loads (the file is served through the fork, though the parent logged it).
     page.wait_for_function(
-        "() => { const i = document.querySelector('section[data-key=img] img'); return i && i.complete && i.naturalWidth === 16; }"
+        "() => { const i = document.querySelector('section[data-key=img] img[data-step]'); return i && i.complete && i.naturalWidth === 16; }"
     )
     page.screenshot(path=str(SCREENSHOTS / "media-tab.png"))
 
@@ -155,8 +161,8 @@ def test_audio_player_and_media_files_with_sizes(page: Page, media_ui: MediaUi) 
     files = page.locator("table.media-file-list tbody tr")
     # img + table + its 6 cell images at inherited steps 0..4 (the 6 cell images are 6 files at each step, but the same
     # 6 images at every step: listed per step, stored once), img + audio at 5..7, 2 charts
-    expect(files).to_have_count(5 * (2 + 6) + 3 + 3 + 2)
-    expect(page.locator(".media-files")).to_contain_text("48 files")
+    expect(files).to_have_count(5 * (2 + 6) + 3 * 3 + 3 + 2)  # the fork's images with their boxes file and mask
+    expect(page.locator(".media-files")).to_contain_text("54 files")
     expect(files.first).to_contain_text("media/images/img_0_")
     expect(files.first.locator("td.num")).to_have_text(re.compile(r"^\d+(\.\d)? (B|KB)$"))
 
