@@ -104,7 +104,8 @@ def test_a_forks_image_slider_walks_inherited_and_own_steps(page: Page, media_ui
     expect(panel.locator("svg.boxes")).to_have_count(0)  # the parent's image has none
     # The image really loads (the file is served through the fork, though the parent logged it).
     page.wait_for_function(
-        "() => { const i = document.querySelector('section[data-key=img] img[data-step]'); return i && i.complete && i.naturalWidth === 16; }"
+        "() => { const i = document.querySelector('section[data-key=img] img[data-step]');"
+        " return i && i.complete && i.naturalWidth === 16; }"
     )
     page.screenshot(path=str(SCREENSHOTS / "media-tab.png"))
 
