@@ -9,6 +9,9 @@ import { bytes, mediaFiles, mediaKeys, valuesOf } from '../panels/media-api.js';
 import { playerPanel } from '../panels/player.js';
 import { tablePanel } from '../panels/table.js';
 
+const ORDER = ['image-file', 'images/separated', 'histogram', 'table-file'];
+const rank = (type) => (ORDER.includes(type) ? ORDER.indexOf(type) : ORDER.length); // images first, then histograms, tables, players
+
 const SHOW_FILES = 500; // rows of the file list drawn; the count and total size cover them all
 
 function panelFor(run, key, type, values, signal) {
@@ -30,7 +33,7 @@ export async function mediaTab(body, run, ctx) {
   fill(body, panels, h('h2.section-title', 'Media files'), files);
 
   const draw = async (r) => {
-    const keys = Object.entries(mediaKeys(r)).sort(([a], [b]) => a.localeCompare(b));
+    const keys = Object.entries(mediaKeys(r)).sort(([a, ta], [b, tb]) => rank(ta) - rank(tb) || a.localeCompare(b));
     if (!keys.length) {
       fill(panels, h('p.muted', 'This run has logged no images, tables, histograms or other media.'));
     } else {
