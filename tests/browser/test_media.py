@@ -41,6 +41,8 @@ for s in range(FORK_STEP + 1, 8):
                              masks={"seg": {"mask_data": np.eye(16, dtype=np.uint8)}}),
         "weights": runtree.Histogram(np.random.default_rng(100 + s).normal(-1, 0.5, 500)),
         "voice": runtree.Audio(np.sin(np.linspace(0, 440, 8000)), sample_rate=8000, caption="beep"),
+        "page": runtree.Html(f"<h1>report {s}</h1><script>parent.document.title = 'pwned'</script>"),
+        "clip": runtree.Video(np.random.default_rng(s).integers(0, 255, (4, 3, 8, 8), dtype=np.uint8), fps=4),
         "loss": 0.1,
     })
 xs = list(range(10))
@@ -162,8 +164,18 @@ def test_audio_player_and_media_files_with_sizes(page: Page, media_ui: MediaUi) 
     files = page.locator("table.media-file-list tbody tr")
     # img + table + its 6 cell images at inherited steps 0..4 (the 6 cell images are 6 files at each step, but the same
     # 6 images at every step: listed per step, stored once), img + audio at 5..7, 2 charts
-    expect(files).to_have_count(5 * (2 + 6) + 3 * 3 + 3 + 2)  # the fork's images with their boxes file and mask
-    expect(page.locator(".media-files")).to_contain_text("54 files")
+    expect(files).to_have_count(5 * (2 + 6) + 3 * 3 + 3 * 3 + 2)  # the fork's images with boxes and mask, audio, html, video
+    expect(page.locator(".media-files")).to_contain_text("60 files")
+    # An HTML page is shown sandboxed (its script cannot reach the UI), a GIF video as an image.
+    frame = page.locator('section.media-panel[data-key="page"] iframe.media-html')
+    expect(frame).to_have_attribute("sandbox", "")
+    expect(page.frame_locator('section.media-panel[data-key="page"] iframe').locator("h1")).to_have_text("report 7")
+    assert page.title() != "pwned"
+    clip = page.locator('section.media-panel[data-key="clip"] img[data-step="7"]')
+    page.wait_for_function(
+        "() => { const i = document.querySelector('section[data-key=clip] img'); return i && i.complete && i.naturalWidth === 8; }"
+    )
+    expect(clip).to_have_count(1)
     expect(files.first).to_contain_text("media/images/img_0_")
     expect(files.first.locator("td.num")).to_have_text(re.compile(r"^\d+(\.\d)? (B|KB)$"))
 
