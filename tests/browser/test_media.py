@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREENSHOTS, UiServer, base_env
+from tests.browser.conftest import UiServer, base_env, snapshot
 from tests.integration.server_fixture import free_port, stop, wait_ready
 
 FORK_STEP = 4
@@ -109,7 +109,7 @@ def test_a_forks_image_slider_walks_inherited_and_own_steps(page: Page, media_ui
         "() => { const i = document.querySelector('section[data-key=img] img[data-step]');"
         " return i && i.complete && i.naturalWidth === 16; }"
     )
-    page.screenshot(path=str(SCREENSHOTS / "media-tab.png"))
+    snapshot(page, "media-tab")
 
 
 def test_a_table_sorts_and_filters(page: Page, media_ui: MediaUi) -> None:
