@@ -33,8 +33,9 @@ from psycopg_pool import ConnectionPool
 
 from runtree.domain.media import MediaFile
 from runtree.domain.records import CRASHED, Rewind, RunRecord, Segment
+from runtree.domain.runfilter import Node, OrderBy
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
-from runtree.store import migrations
+from runtree.store import migrations, runquery
 from runtree.store.base import ApiKey, RowIn
 from runtree.store.blobs import BlobStore, default_blobs_url, open_blobs
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
@@ -184,6 +185,16 @@ class PostgresStore:
             + ' ORDER BY created_at, uid COLLATE "C"'
         )
         return self._runs(query, args)
+
+    def query_runs(
+        self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        sql, args = runquery.compile_query("postgres", {"entity": entity, "project": project}, where, order, limit, offset)
+        return self._runs(f"SELECT {_RUN_COLS_SQL} FROM runs" + sql, args)
+
+    def count_runs(self, entity: str | None, project: str | None, where: Node | None) -> int:
+        sql, args = runquery.compile_query("postgres", {"entity": entity, "project": project}, where, None)
+        return int(self._rows("SELECT count(*) FROM runs" + sql, args)[0][0])
 
     def update_run(self, uid: str, **fields: Any) -> None:
         check_fields(fields)
