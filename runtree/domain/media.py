@@ -59,6 +59,25 @@ class MediaFile:
         return MediaFile(int(d["step"]), str(d["key"]), str(d["path"]), str(d["sha256"]), int(d["size"]), str(d["type"]))
 
 
+_FOLDER_TYPES = {**{folder: kind for kind, folder in FILE_TYPES.items()}, **{folder: kind for kind, folder in NESTED_TYPES.items()}}
+_LOGGED = re.compile(r"media/(.+)/([^/]+)_(\d+)_([0-9a-f]{20})\.[A-Za-z0-9.]+")
+
+
+def file_of_path(path: str, sha256: str, size: int) -> MediaFile | None:
+    """The MediaFile a file named as wandb names logged media describes (media/images/img_3_<sha[:20]>.png:
+    key img, step 3), when its bytes hash to that name; None for any other file."""
+    m = _LOGGED.fullmatch(path)
+    if m is None or not sha256.startswith(m.group(4)):
+        return None
+    folder, key, step = m.group(1), m.group(2), int(m.group(3))
+    kind = _FOLDER_TYPES.get(folder)
+    if kind is None and "/" in folder:  # a key with slashes: media/images/val/img_3_....png
+        top = next((f for f in sorted(_FOLDER_TYPES, key=len, reverse=True) if folder.startswith(f + "/")), None)
+        if top is not None:
+            kind, key = _FOLDER_TYPES[top], f"{folder[len(top) + 1 :]}/{key}"
+    return None if kind is None else MediaFile(step, key, path, sha256, size, kind)
+
+
 def is_media(value: Any) -> bool:
     """A row value that is a W&B `_type` dict."""
     return isinstance(value, dict) and isinstance(value.get("_type"), str)

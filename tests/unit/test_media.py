@@ -104,3 +104,14 @@ def test_media_are_copied_at_construction_and_encoded_later() -> None:
     from PIL import Image as PILImage
 
     assert np.asarray(PILImage.open(BytesIO(blobs[row["img"]["sha256"]]))).max() == 0
+
+
+def test_a_logged_files_name_says_its_key_and_step() -> None:
+    sha = "ab" * 32
+    f = media.file_of_path(f"media/images/val/img_12_{sha[:20]}.png", sha, 5)
+    assert f is not None and (f.key, f.step, f.type, f.size) == ("val/img", 12, "image-file", 5)
+    t = media.file_of_path(f"media/table/preds_0_{sha[:20]}.table.json", sha, 1)
+    assert t is not None and (t.key, t.type) == ("preds", "table-file")
+    assert media.file_of_path(f"media/images/img_1_{'0' * 20}.png", sha, 1) is None  # the bytes are not that file
+    assert media.file_of_path("config.yaml", sha, 1) is None
+    assert media.file_of_path("media/unknown/x_1_" + sha[:20] + ".bin", sha, 1) is None

@@ -15,6 +15,7 @@ key gets a 401 in W&B's error shape, and nothing is written.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import mimetypes
@@ -26,6 +27,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from runtree.domain import media
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, RunIsActive, RuntreeError, StoreError
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
 from runtree.server.wandb import filestream, graphql, links, runs
@@ -58,6 +60,14 @@ def _parse(body: bytes) -> Any:
         return json.loads(body) if body else None
     except ValueError as e:
         raise ValueError(f"the request body is not JSON: {e}") from None
+
+
+def _as_media(store: Store, uid: str, name: str, data: bytes) -> None:
+    """A logged media file (media/images/img_3_<sha>.png) is also the run's media at its step, stored once by
+    sha256, so the UI's Media tab and the media routes serve it as they do an SDK run's."""
+    f = media.file_of_path(name, hashlib.sha256(data).hexdigest(), len(data))
+    if f is not None:
+        store.put_media(uid, store.get_run(uid).epoch, [f], {f.sha256: data})
 
 
 def mount_wandb(app: FastAPI, store: Store, auth: KeyAuth | OpenAuth, signer: Signer | None = None) -> None:
@@ -137,6 +147,7 @@ def wandb_router(store: Store, auth: KeyAuth | OpenAuth, signer: Signer) -> APIR
         except NoSuchRun as e:
             return _json(404, {"error": str(e)})
         await run_in_threadpool(store.put_file, uid, name, data)
+        await run_in_threadpool(_as_media, store, uid, name, data)
         return Response(status_code=200)
 
     r.include_router(links.links_router(store, auth))
