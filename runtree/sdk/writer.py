@@ -42,13 +42,30 @@ _SCALARS = frozenset((float, int, bool, type(None)))
 
 
 def row_bytes(row: Mapping[str, Any]) -> int:
-    """An estimate of the memory a queued row holds; strings and other non-scalars by their length."""
+    """An estimate of the memory a queued row holds; strings and other non-scalars by their length.
+
+    A string no store can hold (a NUL, a lone surrogate) raises UsageError: log() refuses it at the call.
+    """
     n = _ROW_BYTES + _VALUE_BYTES * len(row)
     for v in row.values():
         if type(v) in _SCALARS:  # the common case first: one set lookup a value
             continue
-        n += len(v) if type(v) is str else len(repr(v))
+        if type(v) is str:
+            if "\x00" in v or not v.isascii():
+                _check_text("value", v)
+            n += len(v)
+        else:
+            n += len(repr(v))
     return n
+
+
+def _check_text(what: str, text: str) -> None:
+    if "\x00" in text:
+        raise UsageError(f"run.log(): a {what} with a NUL character cannot be stored: {text[:60]!r}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UsageError(f"run.log(): a {what} with a lone surrogate cannot be stored ({e.reason} at {e.start}): {text[:60]!r}") from None
 
 
 def refused(e: BaseException) -> bool:
@@ -111,6 +128,8 @@ class Writer:
         self.final_retry = final_retry
         self._base_rows = base_rows
         self._rows: deque[Row] = deque()
+        self._keys: set[str] = set()  # keys of logged rows, checked once each
+        self._sizes: deque[int] = deque()  # row_bytes of each queued row, in the same order
         self._system: deque[tuple[float, dict[str, Any]]] = deque()
         self._logs: deque[tuple[int, float, int | None, str, str]] = deque()
         self._fields: dict[str, Any] = {}
@@ -138,10 +157,14 @@ class Writer:
 
     # -- the training thread's side ----------------------------------------------------------
     def put(self, step: int, ts: float, row: dict[str, Any]) -> None:
+        if not row.keys() <= self._keys:  # a key not seen before: check it once
+            self._check_keys(row)
+        size = row_bytes(row)  # raises for text no store can hold, before anything is queued
+        self._sizes.append(size)  # before the row: the writer, taking n rows, always finds their n sizes
         q = self._rows
         q.append((step, ts, row))
         self._queued += 1
-        self._bytes_in += row_bytes(row)
+        self._bytes_in += size
         n = len(q)
         if n >= _KICK and n % _KICK == 0:
             self._wake.set()
@@ -158,6 +181,12 @@ class Writer:
             # encoded: the counts may drift, so an empty queue always lets log() go on).
             while self._media_held - self._media_done > MAX_MEDIA_BYTES and self._rows and self._thread.is_alive():
                 time.sleep(0.001)
+
+    def _check_keys(self, row: Mapping[str, Any]) -> None:
+        for k in row.keys() - self._keys:
+            if "\x00" in k or not k.isascii():
+                _check_text("key", k)
+            self._keys.add(k)
 
     @property
     def pending_bytes(self) -> int:
@@ -280,13 +309,10 @@ class Writer:
             held = held_by(row)
             if not held:
                 continue
-            before = row_bytes(row)
             f, b = encode_row(step, row)
             files.extend(f)
             blobs.update(b)
-            self._media_done += held
-            # The row now holds `_type` dicts, which _stored() counts: counted in at the size they had when queued.
-            self._bytes_out -= row_bytes(row) - before
+            self._media_done += held  # the row's queued size (self._sizes) stays what log() counted in
 
     def _put_media_one_by_one(self) -> None:
         files, blobs = self._media
@@ -296,13 +322,11 @@ class Writer:
             except UsageError as e:
                 log.error("runtree: %s logged under %r at step %d was refused and is not stored: %s", f.path, f.key, f.step, e)
 
-    def _stored(self, rows: list[Row]) -> None:
+    def _stored(self, rows: list[Row], size: int) -> None:
         refused_steps = set(self.leftover.refused_steps)
         with self._lock:
             add = self.summary.add
-            size = 0
             for step, _ts, row in rows:
-                size += row_bytes(row)
                 if step not in refused_steps:
                     add(row)
         self._bytes_out += size
@@ -339,6 +363,8 @@ class Writer:
 
     def _flush(self, final: bool) -> None:
         rows = _take(self._rows)
+        pop = self._sizes.popleft
+        sizes = [pop() for _ in rows]
         done = 0
         try:
             if self.has_media and rows:
@@ -353,14 +379,16 @@ class Writer:
             # In slices of about a quarter second of the store's rate: the rate (so log()'s limit) is known
             # after the first slice, not after a backlog of minutes.
             while done < len(rows):
-                part = rows[done : done + self._slice]
+                end = done + self._slice
+                part = rows[done:end]
                 t = time.perf_counter()
                 self._store_rows(part)
                 self._measure(len(part), time.perf_counter() - t)
+                self._stored(part, sum(sizes[done:end]))
                 done += len(part)
-                self._stored(part)
         except BaseException:
             self._rows.extendleft(reversed(rows[done:]))
+            self._sizes.extendleft(reversed(sizes[done:]))
             raise
         while self._files:
             name, data = self._files[0]
