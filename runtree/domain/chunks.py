@@ -171,7 +171,8 @@ def present_rows(bitmap: bytes, n: int) -> list[int]:
     return [i for i in range(n) if bitmap[i >> 3] >> (i & 7) & 1]
 
 
-def _kind(values: Sequence[Any]) -> bytes:
+def column_kind(values: Sequence[Any]) -> bytes:
+    """The column type `values` allow: FLOAT, INT (within 64 bits), BOOL, else JSON."""
     types = set(map(type, values))
     if types == {float}:
         return FLOAT
@@ -184,7 +185,7 @@ def _kind(values: Sequence[Any]) -> bytes:
 
 def encode_column(values: Sequence[Any], n: int, present: Sequence[int] | None) -> tuple[bytes, Agg]:
     """One key's values (at rows `present` of n, or all n rows when None), compressed, and their Agg."""
-    kind = _kind(values)
+    kind = column_kind(values)
     head = kind + (b"\x00" if present is None else b"\x01" + _bitmap(n, present))
     if kind == FLOAT:
         body = _typed_bytes(array("d", values))
@@ -267,7 +268,8 @@ class Chunk:
     steps: bytes
     times: bytes
     implied: str  # "s" when every row's _step is its step, "t" when every _timestamp is its timestamp
-    keys: tuple[str, ...]  # in order of first appearance
+    order: tuple[str, ...]  # every key in order of first appearance, implied ones included
+    keys: tuple[str, ...]  # the keys with a column, in that order
     columns: tuple[bytes, ...]  # one blob per key
     aggs: tuple[Agg, ...]  # one per key
 
@@ -288,6 +290,7 @@ def encode_chunk(rows: Sequence[RowIn]) -> Chunk:
             else:
                 got.append(v)
                 idx[k].append(i)
+    order = tuple(vals)
     implied = ""
     sv = vals.get(STEP_KEY)
     if sv is not None and len(sv) == n and sv == steps and set(map(type, sv)) == {int}:
@@ -303,7 +306,7 @@ def encode_chunk(rows: Sequence[RowIn]) -> Chunk:
         blob, agg = encode_column(vals[k], n, None if len(vals[k]) == n else idx[k])
         cols.append(blob)
         aggs.append(agg)
-    return Chunk(steps[0], steps[-1], n, encode_steps(steps), encode_times(times), implied, keys, tuple(cols), tuple(aggs))
+    return Chunk(steps[0], steps[-1], n, encode_steps(steps), encode_times(times), implied, order, keys, tuple(cols), tuple(aggs))
 
 
 def chunk_aggs(chunk: Chunk, steps: Sequence[int] | None = None, times: Sequence[float] | None = None) -> dict[str, Agg]:
@@ -320,18 +323,32 @@ def chunk_aggs(chunk: Chunk, steps: Sequence[int] | None = None, times: Sequence
 
 
 def rows_of(
-    steps: Sequence[int], times: Sequence[float], implied: str, columns: Mapping[str, Column], lo: int | None = None, hi: int | None = None
+    steps: Sequence[int],
+    times: Sequence[float],
+    implied: str,
+    columns: Mapping[str, Column],
+    lo: int | None = None,
+    hi: int | None = None,
+    order: Sequence[str] | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
-    """(step, row) for the rows of a decoded chunk with lo <= step <= hi, each row holding the given columns."""
+    """(step, row) for the rows of a decoded chunk with lo <= step <= hi, each row holding the given columns
+    (and the implied _step/_timestamp), keys in `order` (the chunk's order of first appearance)."""
     n = len(steps)
     rows: list[dict[str, Any]] = [{} for _ in range(n)]
-    if "s" in implied:
-        for i, s in enumerate(steps):
-            rows[i][STEP_KEY] = s
-    for k, col in columns.items():
-        for i, v in zip(column_rows(col, n), col.values, strict=True):
-            rows[i][k] = v
-    if "t" in implied:
-        for i, t in enumerate(times):
-            rows[i][TIME_KEY] = t
+    if order is None:
+        order = [STEP_KEY, *columns, TIME_KEY]
+    for k in order:
+        if k == STEP_KEY and "s" in implied:
+            for r, s in zip(rows, steps, strict=True):
+                r[k] = s
+        elif k == TIME_KEY and "t" in implied:
+            for r, t in zip(rows, times, strict=True):
+                r[k] = t
+        else:
+            col = columns.get(k)
+            if col is not None:
+                for i, v in zip(column_rows(col, n), col.values, strict=True):
+                    rows[i][k] = v
+    if lo is None and hi is None:
+        return list(zip(steps, rows, strict=True))
     return [(s, r) for s, r in zip(steps, rows, strict=True) if (lo is None or s >= lo) and (hi is None or s <= hi)]

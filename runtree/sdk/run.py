@@ -69,7 +69,7 @@ class Run:
                 flush_interval=settings.flush_interval,
                 max_queue=settings.max_queue,
                 heartbeat_interval=settings.heartbeat_interval,
-                base_rows=start.base_rows,
+                base_summary=start.base_summary,
             )
         self.config = Config(rec.config, lambda items: self._writer.set_fields(config=items))
         self.summary = Summary(self._writer)

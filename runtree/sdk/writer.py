@@ -12,9 +12,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from runtree.domain.chunks import Agg
 from runtree.domain.summary import SummaryBuilder
 from runtree.store.base import Store
 
@@ -37,14 +38,14 @@ class Writer:
         flush_interval: float = 0.2,
         max_queue: int = 200_000,
         heartbeat_interval: float = 5.0,
-        base_rows: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+        base_summary: Callable[[], Mapping[str, Agg]] | None = None,
     ) -> None:
         self.store, self.uid, self.epoch = store, uid, epoch
         self.summary = summary
         self.flush_interval = flush_interval
         self.max_queue = max_queue
         self.heartbeat_interval = heartbeat_interval
-        self._base_rows = base_rows
+        self._base_summary = base_summary
         self._rows: deque[Row] = deque()
         self._system: deque[tuple[float, dict[str, Any]]] = deque()
         self._logs: deque[tuple[int, float, int | None, str, str]] = deque()
@@ -120,11 +121,11 @@ class Writer:
 
     # -- the writer thread -----------------------------------------------------------------
     def _loop(self) -> None:
-        if self._base_rows is not None:
+        if self._base_summary is not None:
             try:
-                rows = self._base_rows()
+                aggs = self._base_summary()  # per-key aggregates of the inherited history: no parent row is read
                 with self._lock:
-                    self.summary.add_all(rows)
+                    self.summary.absorb(aggs)
                 self._summary_dirty = True
             except Exception as e:  # the summary is then built from this run's own rows only
                 log.warning("runtree: could not read inherited history for the summary of %s: %s", self.uid, e)

@@ -42,6 +42,7 @@ from runtree.server import history, schemas
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
 from runtree.server.ui import mount_ui
 from runtree.server.wandb import mount_wandb
+from runtree.store import wire
 from runtree.store.base import ApiKey, Store
 from runtree.store.wire import EXACT_MEDIA_TYPE, dumps_exact, key_to_json, rewind_to_json, run_to_json, segment_to_json, strict
 
@@ -338,6 +339,11 @@ def _runs(store: Store) -> APIRouter:
         runs = [run_to_json(x) for x in store.list_runs(entity, project, parent_uid=parent_uid) if who.can(x.entity)]
         return _encode(request, {"runs": runs})
 
+    @r.get("/entities/{entity}/projects/{project}/run-count", summary="Runs ever created in the project, a counter (Store.count_runs)")
+    def count_runs(request: Request, entity: str, project: str, who: Caller) -> Response:
+        who.check(entity, f" (project {entity}/{project})")
+        return _encode(request, {"runs": store.count_runs(entity, project)})
+
     @r.get("/runs/{uid}", summary="One run by uid (Store.get_run)")
     def get_run(request: Request, uid: str, who: Caller) -> Response:
         return _encode(request, run_to_json(_run(store, who, uid)))
@@ -417,6 +423,17 @@ def _streams(store: Store) -> APIRouter:
             return Response(history.read_preview(store, segments, min_step, max_step, keys, samples), media_type="application/json")
         q = schemas.HistoryQuery(segments=segments, min_step=min_step, max_step=max_step, keys=keys, samples=samples, limit=limit)
         return _history(who, segments, q)
+
+    @r.post("/query/columns", summary="The visible history as binary typed columns, only the keys asked for (Store.read_pieces)")
+    def query_columns(body: schemas.ColumnsQuery, who: Caller) -> Response:
+        _check_sources(store, who, body.segments)
+        pieces = store.read_pieces(body.segments, body.keys, body.min_step, body.max_step)
+        return Response(b"".join(wire.encode_pieces(pieces, body.times)), media_type=wire.COLUMNS_MEDIA_TYPE)
+
+    @r.post("/query/aggregates", summary="Per-key aggregates of the visible history, for a summary (Store.read_aggregates)")
+    def query_aggregates(request: Request, body: schemas.Segments, who: Caller) -> Response:
+        _check_sources(store, who, body.segments)
+        return _encode(request, {"aggregates": wire.aggregates_to_json(store.read_aggregates(body.segments))})
 
     @r.post("/query/last-row", summary="(step, timestamp) of the last visible row, or of the last at or before a step (Store.last_row)")
     def last_row(request: Request, body: schemas.LastRowQuery, who: Caller) -> Response:

@@ -117,6 +117,13 @@ class HistoryQuery(Segments):
     limit: int = Field(PAGE_ROWS, ge=1, le=MAX_PAGE_ROWS, description="rows per page; next_min_step continues")
 
 
+class ColumnsQuery(Segments):
+    min_step: Int64 | None = None
+    max_step: Int64 | None = None
+    keys: list[str] | None = Field(None, description="only these keys' columns (steps always come); all keys when absent")
+    times: bool = Field(True, description="send each row's timestamp too")
+
+
 class LastRowQuery(Segments):
     at_or_before: Int64 | None = None
 

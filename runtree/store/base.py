@@ -10,7 +10,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from runtree.domain.chunks import Agg
 from runtree.domain.records import Rewind, RunRecord, Segment
+from runtree.store.chunked import Piece
 
 # (step, wall-clock timestamp, the whole row including _step/_timestamp/_runtime)
 RowIn = tuple[int, float, dict[str, Any]]
@@ -48,6 +50,9 @@ class Store(Protocol):
     def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
         """Runs, oldest first, optionally limited to an entity, a project or the children of a run."""
 
+    def count_runs(self, entity: str, project: str) -> int:
+        """How many runs were ever created in entity/project (a counter: no listing)."""
+
     def update_run(self, uid: str, **fields: Any) -> None:
         """Change stored fields of a run (name, config, summary, state, tags, notes, ...)."""
 
@@ -67,6 +72,14 @@ class Store(Protocol):
 
     def read_rows(self, segments: Sequence[Segment], min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
         """The rows of the visible history in step order, one range scan per segment."""
+
+    def read_pieces(
+        self, segments: Sequence[Segment], keys: Sequence[str] | None = None, min_step: int | None = None, max_step: int | None = None
+    ) -> Iterator[Piece]:
+        """The visible history as decoded columns (chunks and the open tail), in step order; only `keys` when given."""
+
+    def read_aggregates(self, segments: Sequence[Segment]) -> dict[str, Agg]:
+        """Per-key aggregates of the visible history (what a summary continues from): O(depth + chunk size)."""
 
     def last_row(self, segments: Sequence[Segment], at_or_before: int | None = None) -> tuple[int, float] | None:
         """(step, timestamp) of the last visible row, or of the last one at or before a step."""

@@ -109,5 +109,5 @@ def rewind(store: Store, run: RunRecord, cut: Cut, now: float, **fields: Any) ->
 
 
 def next_name(store: Store, entity: str, project: str) -> str:
-    """A readable display name numbered after the project's runs."""
-    return ids.make_name(len(store.list_runs(entity, project)) + 1)
+    """A readable display name numbered after the project's runs (a stored counter: the runs are not listed)."""
+    return ids.make_name(store.count_runs(entity, project) + 1)

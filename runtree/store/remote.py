@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from runtree.domain.chunks import Agg
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import (
     BadForkSpec,
@@ -38,9 +39,12 @@ from runtree.errors import (
     UsageError,
 )
 from runtree.store.base import ApiKey, RowIn
+from runtree.store.chunked import Piece
 from runtree.store.wire import (
     EXACT_MEDIA_TYPE,
+    aggregates_from_json,
     decode_columns,
+    decode_pieces,
     dumps_exact,
     key_from_json,
     key_to_json,
@@ -265,6 +269,9 @@ class RemoteStore:
         params = {k: v for k, v in (("entity", entity), ("project", project), ("parent_uid", parent_uid)) if v is not None}
         return [run_from_json(r) for r in self._call("GET", "/runs", params=params)["runs"]]
 
+    def count_runs(self, entity: str, project: str) -> int:
+        return int(self._call("GET", f"/entities/{_q(entity)}/projects/{_q(project)}/run-count")["runs"])
+
     def update_run(self, uid: str, **fields: Any) -> None:
         self._call("PATCH", f"/runs/{_q(uid)}", body={"fields": fields})
 
@@ -291,6 +298,16 @@ class RemoteStore:
         query = {"segments": _segments(segments), "min_step": min_step, "max_step": max_step, "keys": keys, "limit": self.page_rows}
         for page in self._pages(query):
             yield from decode_columns(page)
+
+    def read_pieces(
+        self, segments: Sequence[Segment], keys: Sequence[str] | None = None, min_step: int | None = None, max_step: int | None = None
+    ) -> Iterator[Piece]:
+        body = {"segments": _segments(segments), "keys": None if keys is None else list(keys), "min_step": min_step, "max_step": max_step}
+        resp = self._send("POST", "/query/columns", body=body)
+        yield from decode_pieces(resp.content)
+
+    def read_aggregates(self, segments: Sequence[Segment]) -> dict[str, Agg]:
+        return aggregates_from_json(self._call("POST", "/query/aggregates", body={"segments": _segments(segments)})["aggregates"])
 
     def _page(self, query: Mapping[str, Any]) -> dict[str, Any]:
         resp = self._send("POST", "/query/history", body=query)
