@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from runtree.domain import ids
+from runtree.domain import chunks, ids
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchRun, UsageError
 from runtree.store import default_entity, default_store_url, env_store_url, open_store
 from runtree.store.base import Store
+from runtree.store.chunked import Piece
 from runtree.store.reaper import reap
 
 
@@ -35,6 +37,77 @@ def _sample(rows: list[dict[str, Any]], samples: int | None) -> list[dict[str, A
         return [rows[-1]]
     stride = (len(rows) - 1) / (samples - 1)
     return [rows[round(i * stride)] for i in range(samples)]
+
+
+_ABSENT = object()
+
+
+def _part(piece: Piece, k: str, a: int, b: int) -> tuple[bytes, Any, np.ndarray | None]:
+    """Key `k` over rows a..b of `piece`: (kind, values, presence mask or None when every row has it)."""
+    if k == "_step" and ("s" in piece.implied or k not in piece.columns):
+        return chunks.INT, np.asarray(piece.steps[a:b], dtype=np.int64), None
+    if k == "_timestamp" and "t" in piece.implied:
+        return chunks.FLOAT, np.asarray(piece.times[a:b], dtype=np.float64), None
+    col = piece.columns[k]
+    n = len(piece.steps)
+    typed = col.kind in (chunks.FLOAT, chunks.INT) and col.raw
+    if col.present is None:
+        if typed:
+            return col.kind, np.frombuffer(col.raw, dtype="<f8" if col.kind == chunks.FLOAT else "<i8")[a:b], None
+        vals = np.empty(b - a, dtype=object)
+        vals[:] = list(col.values[a:b])
+        return chunks.JSON, vals, None
+    mask = np.unpackbits(np.frombuffer(col.present, dtype=np.uint8), bitorder="little")[:n].astype(bool)
+    if typed:
+        full = np.full(n, np.nan)
+        full[mask] = np.frombuffer(col.raw, dtype="<f8" if col.kind == chunks.FLOAT else "<i8")
+        return chunks.FLOAT, full[a:b], mask[a:b]
+    obj = np.full(n, np.nan, dtype=object)
+    obj[mask] = list(col.values)
+    return chunks.JSON, obj[a:b], mask[a:b]
+
+
+def frame_from_pieces(pieces: Iterable[Piece], keys: Sequence[str] | None, samples: int | None = None) -> pd.DataFrame:
+    """A DataFrame of history pieces: typed columns straight from their buffers; absent values NaN (as
+    DataFrame.from_records of the rows gives); with `keys`, the rows holding any of them."""
+    order: dict[str, None] = {} if keys is None else dict.fromkeys(["_step", *[k for k in keys if k != "_step"]])
+    parts: list[tuple[int, dict[str, tuple[bytes, Any, np.ndarray | None]]]] = []
+    for p in pieces:
+        a, b = p.span()
+        if a >= b:
+            continue
+        implied = {"_step", "_timestamp"} if "t" in p.implied else {"_step"}
+        names = [k for k in (p.order or ("_step", *p.columns, "_timestamp")) if k in p.columns or k in implied]
+        if keys is None:
+            order.update(dict.fromkeys(names))
+        got = {k: _part(p, k, a, b) for k in names if k in order}
+        if keys is not None:
+            held = [g[2] for k, g in got.items() if k != "_step" and k in keys]
+            if not held and "_step" not in keys:
+                continue
+            masks = [m for m in held if m is not None]
+            keep = None if "_step" in keys or len(masks) < len(held) else np.logical_or.reduce(masks)
+            if keep is not None and not keep.all():
+                got = {k: (kind, v[keep], None if m is None else m[keep]) for k, (kind, v, m) in got.items()}
+                b = a + int(keep.sum())
+        parts.append((b - a, got))
+    total = sum(n for n, _ in parts)
+    idx = None
+    if samples is not None and 0 < samples < total:
+        idx = np.array([total - 1]) if samples == 1 else np.rint(np.arange(samples) * ((total - 1) / (samples - 1))).astype(np.int64)
+    data: dict[str, Any] = {}
+    for k in order:
+        kinds = {got[k][0] for _, got in parts if k in got}
+        complete = all(k in got and got[k][2] is None for _, got in parts)
+        if kinds and kinds <= {chunks.FLOAT, chunks.INT}:
+            dtype = np.int64 if kinds == {chunks.INT} and complete else np.float64
+            arrays = [got[k][1] if k in got else np.full(n, np.nan) for n, got in parts]
+            col: Any = np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.empty(0, dtype)
+        else:
+            col = [x for n, got in parts for x in (got[k][1] if k in got else [np.nan] * n)]
+            col = pd.Series(col, dtype=object).infer_objects().to_numpy() if col else np.empty(0, dtype=object)
+        data[k] = col if idx is None else col[idx]
+    return pd.DataFrame(data, columns=list(order))
 
 
 class ArchivedSegment:
@@ -161,12 +234,16 @@ class ApiRun:
     def scan_history(
         self, keys: Sequence[str] | None = None, page_size: int = 1000, min_step: int | None = None, max_step: int | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Every visible row (inherited ones included) in step order, as dicts."""
-        for row in self._store.read_rows(self.segments, min_step, max_step):
-            if keys is None:
-                yield row
-            elif any(k in row for k in keys):
-                yield {k: row[k] for k in ("_step", *keys) if k in row}
+        """Every visible row (inherited ones included) in step order, as dicts; with `keys`, only the rows holding
+        any of them, cut down to _step and them (only those columns are read)."""
+        if keys is None:
+            yield from self._store.read_rows(self.segments, min_step, max_step)
+            return
+        wanted = ("_step", *[k for k in keys if k != "_step"])
+        for piece in self._store.read_pieces(self.segments, list(wanted), min_step, max_step):
+            for row in piece.rows():
+                if any(k in row for k in keys):
+                    yield {k: row[k] for k in wanted if k in row}
 
     def history(
         self,
@@ -177,12 +254,15 @@ class ApiRun:
         min_step: int | None = None,
         max_step: int | None = None,
     ) -> Any:
-        """The visible history as a DataFrame ordered by _step (inherited rows included)."""
+        """The visible history as a DataFrame ordered by _step (inherited rows included); with `keys`, only the rows
+        holding any of them, and only their columns are read (built from typed arrays, no Python object per point)."""
+        if pandas:
+            wanted = None if keys is None else ["_step", *[k for k in keys if k != "_step"]]
+            return frame_from_pieces(self._store.read_pieces(self.segments, wanted, min_step, max_step), keys, samples)
         rows = list(self._store.read_rows(self.segments, min_step, max_step))
         if keys is not None:
             rows = [r for r in rows if any(k in r for k in keys)]
-        rows = _sample(rows, samples)
-        return _frame(rows, keys) if pandas else rows
+        return _sample(rows, samples)
 
     def system_metrics(self, pandas: bool = True) -> Any:
         """System metrics of the visible history (inherited up to the fork moment), against time."""

@@ -229,6 +229,20 @@ def decode_column(blob: bytes, n: int) -> Column:
     return Column(kind, json.loads(body), bitmap, b"")
 
 
+def make_column(values: Sequence[Any], present: bytes | None) -> Column:
+    """A decoded-form Column of plain values (an open tail's), typed when the values allow."""
+    kind = column_kind(values)
+    if kind in (FLOAT, INT):
+        a = array("d" if kind == FLOAT else "q", values)
+        raw = a.tobytes()
+        if not _LITTLE:
+            b = array(a.typecode, a)
+            b.byteswap()
+            raw = b.tobytes()
+        return Column(kind, a, present, raw)
+    return Column(kind, list(values), present, b"")
+
+
 def column_rows(col: Column, n: int) -> list[int] | range:
     return range(n) if col.present is None else present_rows(col.present, n)
 

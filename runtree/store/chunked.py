@@ -25,7 +25,6 @@ from typing import Any, Protocol
 
 from runtree.domain.chunks import (
     CHUNK_ROWS,
-    JSON,
     STEP_KEY,
     TIME_KEY,
     Agg,
@@ -38,6 +37,7 @@ from runtree.domain.chunks import (
     decode_steps,
     decode_times,
     encode_chunk,
+    make_column,
     rows_of,
 )
 from runtree.domain.records import Segment
@@ -90,7 +90,7 @@ class Piece:
 
 
 def _tail_piece(rows: Sequence[tuple[int, float, str]], keys: Sequence[str] | None, lo: int, hi: int) -> Piece:
-    """The tail's rows (step, ts, JSON text) as a Piece with one exact JSON column per key."""
+    """The tail's rows (step, ts, JSON text) as a Piece with one column per key (typed when its values allow)."""
     n = len(rows)
     decoded = [loads_row(d) for _, _, d in rows]
     values: dict[str, list[Any]] = {}
@@ -111,7 +111,7 @@ def _tail_piece(rows: Sequence[tuple[int, float, str]], keys: Sequence[str] | No
             for i in where[k]:
                 bm[i >> 3] |= 1 << (i & 7)
             bitmap = bytes(bm)
-        cols[k] = Column(JSON, vs, bitmap, b"")
+        cols[k] = make_column(vs, bitmap)
     return Piece([r[0] for r in rows], [r[1] for r in rows], "", cols, lo, hi, tuple(values))
 
 

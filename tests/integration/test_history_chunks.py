@@ -129,3 +129,22 @@ def test_archived_segment_reads_inside_chunks(store: Store) -> None:
     store.append_rows("u1", 0, _rows(range(N)))
     seg = Segment("u1", 0, CHUNK_ROWS + 1, N - 1)
     assert [r["_step"] for r in store.read_rows([seg])] == list(range(CHUNK_ROWS + 1, N))
+
+
+@pytest.mark.parametrize("keys", [None, ["loss"], ["img", "odd"], ["_step", "epoch"], ["missing"]])
+def test_dataframes_from_columns_equal_dataframes_from_rows(store: Store, keys: list[str] | None) -> None:
+    import pandas as pd
+
+    from runtree.api import _frame, _sample, frame_from_pieces
+
+    store.create_run(_run("u1", "a"), lineage.new_run("u1"))
+    store.append_rows("u1", 0, _rows(range(N)))
+    segs = store.read_segments("u1")
+    for lo, hi, samples in ((None, None, None), (CHUNK_ROWS - 30, 2 * CHUNK_ROWS + 40, None), (None, None, 7)):
+        rows = list(store.read_rows(segs, lo, hi))
+        if keys is not None:
+            rows = [r for r in rows if any(k in r for k in keys)]
+        want = _frame(_sample(rows, samples), keys)
+        wanted = None if keys is None else ["_step", *[k for k in keys if k != "_step"]]
+        got = frame_from_pieces(store.read_pieces(segs, wanted, lo, hi), keys, samples)
+        pd.testing.assert_frame_equal(got, want, check_dtype=True, check_like=True)  # column order aside
