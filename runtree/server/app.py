@@ -427,8 +427,19 @@ def _streams(store: Store) -> APIRouter:
     @r.post("/query/columns", summary="The visible history as binary typed columns, only the keys asked for (Store.read_pieces)")
     def query_columns(body: schemas.ColumnsQuery, who: Caller) -> Response:
         _check_sources(store, who, body.segments)
-        pieces = store.read_pieces(body.segments, body.keys, body.min_step, body.max_step)
-        return Response(b"".join(wire.encode_pieces(pieces, body.times)), media_type=wire.COLUMNS_MEDIA_TYPE)
+        frames: list[bytes] = []
+        rows, nxt = 0, None
+        for piece in store.read_pieces(body.segments, body.keys, body.min_step, body.max_step):
+            a, b = piece.span()
+            if a >= b:
+                continue
+            if rows >= body.limit:  # whole pieces only; the next page starts at this one's first row
+                nxt = piece.steps[a]
+                break
+            frames += wire.encode_pieces([piece], body.times)
+            rows += b - a
+        headers = {} if nxt is None else {wire.NEXT_MIN_STEP: str(nxt)}
+        return Response(b"".join(frames), media_type=wire.COLUMNS_MEDIA_TYPE, headers=headers)
 
     @r.post("/query/aggregates", summary="Per-key aggregates of the visible history, for a summary (Store.read_aggregates)")
     def query_aggregates(request: Request, body: schemas.Segments, who: Caller) -> Response:

@@ -122,6 +122,7 @@ class ColumnsQuery(Segments):
     max_step: Int64 | None = None
     keys: list[str] | None = Field(None, description="only these keys' columns (steps always come); all keys when absent")
     times: bool = Field(True, description="send each row's timestamp too")
+    limit: int = Field(PAGE_ROWS, ge=1, le=MAX_PAGE_ROWS, description="rows per page (whole chunks); the X-Next-Min-Step header continues")
 
 
 class LastRowQuery(Segments):

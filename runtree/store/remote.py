@@ -42,6 +42,7 @@ from runtree.store.base import ApiKey, RowIn
 from runtree.store.chunked import Piece
 from runtree.store.wire import (
     EXACT_MEDIA_TYPE,
+    NEXT_MIN_STEP,
     aggregates_from_json,
     decode_columns,
     decode_pieces,
@@ -302,9 +303,16 @@ class RemoteStore:
     def read_pieces(
         self, segments: Sequence[Segment], keys: Sequence[str] | None = None, min_step: int | None = None, max_step: int | None = None
     ) -> Iterator[Piece]:
-        body = {"segments": _segments(segments), "keys": None if keys is None else list(keys), "min_step": min_step, "max_step": max_step}
-        resp = self._send("POST", "/query/columns", body=body)
-        yield from decode_pieces(resp.content)
+        wanted = None if keys is None else list(keys)
+        body = {"segments": _segments(segments), "keys": wanted, "max_step": max_step, "limit": self.page_rows}
+        nxt: int | None = min_step
+        while True:
+            resp = self._send("POST", "/query/columns", body={**body, "min_step": nxt})
+            yield from decode_pieces(resp.content)
+            header = resp.headers.get(NEXT_MIN_STEP)
+            if header is None:
+                return
+            nxt = int(header)
 
     def read_aggregates(self, segments: Sequence[Segment]) -> dict[str, Agg]:
         return aggregates_from_json(self._call("POST", "/query/aggregates", body={"segments": _segments(segments)})["aggregates"])

@@ -213,6 +213,7 @@ def decode_columns(page: Mapping[str, Any]) -> list[dict[str, Any]]:
 # and values (float64 / int64 little-endian, one byte per bool, or exact-dialect JSON text of a list).
 # numpy reads the typed buffers as they are: no Python object per point on either side.
 COLUMNS_MEDIA_TYPE = "application/vnd.runtree.columns"
+NEXT_MIN_STEP = "X-Next-Min-Step"  # header of a columns page that has a next one: its min_step
 _LE = sys.byteorder == "little"
 
 

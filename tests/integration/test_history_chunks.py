@@ -148,3 +148,16 @@ def test_dataframes_from_columns_equal_dataframes_from_rows(store: Store, keys: 
         wanted = None if keys is None else ["_step", *[k for k in keys if k != "_step"]]
         got = frame_from_pieces(store.read_pieces(segs, wanted, lo, hi), keys, samples)
         pd.testing.assert_frame_equal(got, want, check_dtype=True, check_like=True)  # column order aside
+
+
+def test_remote_columns_come_in_pages(sqlite_server: Any) -> None:
+    store = sqlite_server.fresh_store()
+    try:
+        store.page_rows = 1000  # a page holds whole pieces: ~1 chunk each here
+        store.create_run(_run("u1", "a"), lineage.new_run("u1"))
+        store.append_rows("u1", 0, _rows(range(N)))
+        pieces = list(store.read_pieces(store.read_segments("u1"), ["loss"], 5, None))
+        assert len(pieces) == 3
+        assert [r["_step"] for p in pieces for r in p.rows()] == list(range(5, N))
+    finally:
+        store.close()
