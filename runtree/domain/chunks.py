@@ -29,8 +29,6 @@ from functools import reduce
 from operator import add
 from typing import Any
 
-import zstandard
-
 CHUNK_ROWS = 2048  # rows per sealed chunk: a fork's partial chunk costs at most this many rows
 STEP_KEY = "_step"
 TIME_KEY = "_timestamp"
@@ -44,10 +42,14 @@ RowIn = tuple[int, float, Mapping[str, Any]]
 
 
 def _compress(data: bytes) -> bytes:
+    import zstandard  # on first seal, not on `import runtree`
+
     return zstandard.ZstdCompressor(level=3).compress(data)
 
 
 def _decompress(data: bytes) -> bytes:
+    import zstandard
+
     return zstandard.ZstdDecompressor().decompress(data)
 
 
