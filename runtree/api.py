@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -317,8 +317,11 @@ class Api:
             raise NoSuchRun(f"no run {path!r} in {self.store.url}")
         return ApiRun(self, reap(self.store, [rec])[0])
 
-    def runs(self, path: str | None = None, filters: Mapping[str, Any] | None = None, order: str | None = None) -> list[ApiRun]:
-        """Runs of 'entity/project' or 'project' (all when None), filtered by state/tags/config/id equality."""
+    def runs(
+        self, path: str | None = None, filters: Mapping[str, Any] | None = None, order: str | None = None, per_page: int = 1000
+    ) -> Runs:
+        """Runs of 'entity/project' or 'project' (all when None), filtered by state/tags/config/id equality; fetched
+        `per_page` at a time as they are used (a server-side cursor), like wandb's Runs."""
         entity = project = None
         if path:
             parts = path.strip("/").split("/")
@@ -328,14 +331,83 @@ class Api:
                 entity, project = parts
             else:
                 raise UsageError(f"runs({path!r}): expected 'entity/project' or 'project'")
-        recs = reap(self.store, self.store.list_runs(entity, project))
-        out = [ApiRun(self, r) for r in recs]
-        for key, want in (filters or {}).items():
-            out = [r for r in out if _matches(r, key, want)]
-        return out
+        if per_page < 1:
+            raise UsageError(f"runs(per_page={per_page!r}): give a positive number of runs per page")
+        return Runs(self, entity, project, dict(filters or {}), per_page)
 
     def projects(self, entity: str | None = None) -> list[str]:
         return sorted({r.project for r in self.store.list_runs(entity)})
+
+
+class Runs(Sequence[ApiRun]):
+    """Runs in creation order, loaded a page at a time as they are used: iterating streams them, len() and
+    indexing load what they need; `pages()` yields each page as it arrives."""
+
+    def __init__(self, api: Api, entity: str | None, project: str | None, filters: dict[str, Any], per_page: int) -> None:
+        self._api, self._entity, self._project, self._filters, self.per_page = api, entity, project, filters, per_page
+        self._loaded: list[ApiRun] = []
+        self._after: tuple[float, str] | None = None
+        self._done = False
+
+    def _more(self) -> list[ApiRun] | None:
+        """The next page (after filters; may be empty), or None when every run is loaded."""
+        if self._done:
+            return None
+        store = self._api.store
+        recs = store.list_runs(self._entity, self._project, limit=self.per_page, after=self._after)
+        self._done = len(recs) < self.per_page
+        if recs:
+            self._after = (recs[-1].created_at, recs[-1].uid)
+        page = [ApiRun(self._api, r) for r in reap(store, recs)]
+        for key, want in self._filters.items():
+            page = [r for r in page if _matches(r, key, want)]
+        self._loaded.extend(page)
+        return page
+
+    def pages(self) -> Iterator[list[ApiRun]]:
+        """Each page of runs as it is fetched (those loaded already first, as one page)."""
+        if self._loaded:
+            yield list(self._loaded)
+        while (page := self._more()) is not None:
+            if page:
+                yield page
+
+    def __iter__(self) -> Iterator[ApiRun]:
+        i = 0
+        while True:
+            while i < len(self._loaded):
+                yield self._loaded[i]
+                i += 1
+            if self._more() is None:
+                return
+
+    def __len__(self) -> int:
+        while self._more() is not None:
+            pass
+        return len(self._loaded)
+
+    @overload
+    def __getitem__(self, i: int) -> ApiRun: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[ApiRun]: ...
+
+    def __getitem__(self, i: int | slice) -> ApiRun | list[ApiRun]:
+        if isinstance(i, slice) or i < 0:
+            len(self)
+        else:
+            while len(self._loaded) <= i and self._more() is not None:
+                pass
+        return self._loaded[i]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        where = "/".join(p for p in (self._entity, self._project) if p) or "all"
+        return f"<Runs {where} ({len(self._loaded)} loaded{'' if self._done else ', more to come'})>"
 
 
 def _matches(run: ApiRun, key: str, want: Any) -> bool:

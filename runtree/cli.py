@@ -83,16 +83,21 @@ def runs(
     project: Annotated[str | None, typer.Argument(help="'project' or 'entity/project'; all runs when left out.")] = None,
     dir: DirOption = None,
 ) -> None:
-    """List runs: id, name, state, parent, fork step, last step, created."""
+    """List runs: id, name, state, parent, fork step, last step, created. Drawn a page at a time, the first at once."""
     api = _api(ctx, dir)
-    found = api.runs(project)
-    if not found:
+    console = _console()
+    shown = 0
+    for page in api.runs(project, per_page=RUNS_PAGE).pages():
+        console.print(render.runs_table(api, page, header=shown == 0))
+        shown += len(page)
+    if not shown:
         where = f"project {project!r}" if project else "the store"
         if project:
             raise UsageError(f"no runs in {where} ({api.store.url})")
         print(f"no runs in {where} ({api.store.url})", file=sys.stderr)
-        return
-    _console().print(render.runs_table(api, found))
+
+
+RUNS_PAGE = 200  # runs per page of `runtree runs`: the first page is drawn while the next is fetched
 
 
 @app.command()

@@ -332,11 +332,20 @@ def _runs(store: Store) -> APIRouter:
 
     @r.get("/runs", summary="Runs, oldest first (Store.list_runs)")
     def list_runs(
-        request: Request, who: Caller, entity: str | None = None, project: str | None = None, parent_uid: str | None = None
+        request: Request,
+        who: Caller,
+        entity: str | None = None,
+        project: str | None = None,
+        parent_uid: str | None = None,
+        limit: Annotated[int | None, Query(ge=1, le=schemas.MAX_RUNS_PAGE, description="a page of at most this many runs")] = None,
+        after_created_at: Annotated[float | None, Query(description="with after_uid: the runs after this one, as ordered")] = None,
+        after_uid: str | None = None,
     ) -> Response:
         if entity is not None:
             who.check(entity)
-        runs = [run_to_json(x) for x in store.list_runs(entity, project, parent_uid=parent_uid) if who.can(x.entity)]
+        after = None if after_created_at is None or after_uid is None else (after_created_at, after_uid)
+        found = store.list_runs(entity, project, parent_uid=parent_uid, limit=limit, after=after)
+        runs = [run_to_json(x) for x in found if who.can(x.entity)]
         return _encode(request, {"runs": runs})
 
     @r.get("/entities/{entity}/projects/{project}/run-count", summary="Runs ever created in the project, a counter (Store.count_runs)")

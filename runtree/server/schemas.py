@@ -18,6 +18,7 @@ from runtree.store.columns import UPDATABLE, check_fields
 MAX_BATCH = 10_000  # rows, system samples or console lines in one append request
 PAGE_ROWS = 50_000  # rows in one history page unless the request asks for another limit
 MAX_PAGE_ROWS = 1_000_000
+MAX_RUNS_PAGE = 10_000  # runs in one page of GET /runs
 MAX_SAMPLES = 100_000  # points per key of a downsampled read
 
 Int64 = Annotated[StrictInt, Field(ge=-(1 << 63), lt=1 << 63)]

@@ -47,8 +47,17 @@ class Store(Protocol):
     def find_run(self, entity: str, project: str, run_id: str) -> RunRecord | None:
         """The run named entity/project/run_id, if any."""
 
-    def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
-        """Runs, oldest first, optionally limited to an entity, a project or the children of a run."""
+    def list_runs(
+        self,
+        entity: str | None = None,
+        project: str | None = None,
+        *,
+        parent_uid: str | None = None,
+        limit: int | None = None,
+        after: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        """Runs, oldest first (by created_at, then uid), optionally limited to an entity, a project or the children of a
+        run; a page of at most `limit` runs after the run whose (created_at, uid) is `after` (a server-side cursor)."""
 
     def count_runs(self, entity: str, project: str) -> int:
         """How many runs were ever created in entity/project (a counter: no listing)."""

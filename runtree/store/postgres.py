@@ -203,17 +203,30 @@ class PostgresStore:
         found = self._runs(f"SELECT {_RUN_COLS_SQL} FROM runs WHERE entity = %s AND project = %s AND id = %s", (entity, project, run_id))
         return found[0] if found else None
 
-    def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
-        where, args = [], []
+    def list_runs(
+        self,
+        entity: str | None = None,
+        project: str | None = None,
+        *,
+        parent_uid: str | None = None,
+        limit: int | None = None,
+        after: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        where: list[str] = []
+        args: list[Any] = []
         for col, val in (("entity", entity), ("project", project), ("parent_uid", parent_uid)):
             if val is not None:
                 where.append(f"{col} = %s")
                 args.append(val)
+        if after is not None:  # keyset paging: the runs after this (created_at, uid), as ordered
+            where.append('(created_at, uid COLLATE "C") > (%s, %s)')
+            args += [after[0], after[1]]
         # COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
         query = (
             f"SELECT {_RUN_COLS_SQL} FROM runs"
             + (" WHERE " + " AND ".join(where) if where else "")
             + ' ORDER BY created_at, uid COLLATE "C"'
+            + ("" if limit is None else f" LIMIT {int(limit)}")
         )
         return self._runs(query, args)
 

@@ -266,8 +266,20 @@ class RemoteStore:
             return None
         return run_from_json(found)
 
-    def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
-        params = {k: v for k, v in (("entity", entity), ("project", project), ("parent_uid", parent_uid)) if v is not None}
+    def list_runs(
+        self,
+        entity: str | None = None,
+        project: str | None = None,
+        *,
+        parent_uid: str | None = None,
+        limit: int | None = None,
+        after: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        params: dict[str, Any] = {k: v for k, v in (("entity", entity), ("project", project), ("parent_uid", parent_uid)) if v is not None}
+        if limit is not None:
+            params["limit"] = limit
+        if after is not None:
+            params["after_created_at"], params["after_uid"] = after
         return [run_from_json(r) for r in self._call("GET", "/runs", params=params)["runs"]]
 
     def count_runs(self, entity: str, project: str) -> int:

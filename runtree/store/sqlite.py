@@ -181,13 +181,27 @@ class SqliteStore:
         r = self._reader().execute("SELECT * FROM runs WHERE entity=? AND project=? AND id=?", (entity, project, run_id)).fetchone()
         return None if r is None else _run_from_row(r)
 
-    def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
-        where, args = [], []
+    def list_runs(
+        self,
+        entity: str | None = None,
+        project: str | None = None,
+        *,
+        parent_uid: str | None = None,
+        limit: int | None = None,
+        after: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        where: list[str] = []
+        args: list[Any] = []
         for col, val in (("entity", entity), ("project", project), ("parent_uid", parent_uid)):
             if val is not None:
                 where.append(f"{col}=?")
                 args.append(val)
+        if after is not None:  # keyset paging: the runs after this (created_at, uid), as ordered
+            where.append("(created_at, uid) > (?, ?)")
+            args += [after[0], after[1]]
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at, uid"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
         return [_run_from_row(r) for r in self._reader().execute(sql, args)]
 
     def count_runs(self, entity: str, project: str) -> int:
