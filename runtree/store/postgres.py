@@ -11,10 +11,18 @@ the small tables that reference runs stay co-located:
     SELECT create_distributed_table('segments', 'uid');
     SELECT create_distributed_table('rewinds', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('history', 'uid', colocate_with => 'segments');
+    SELECT create_distributed_table('history_chunks', 'uid', colocate_with => 'segments');
+    SELECT create_distributed_table('history_columns', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('system_samples', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('console_lines', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('run_files', 'uid', colocate_with => 'segments');
     SELECT create_reference_table('api_keys');
+    SELECT create_reference_table('run_counters');
+
+History is the open tail (`history`) plus sealed chunks (`history_chunks`, `history_columns`; see
+runtree.store.chunked). Every history query names one (uid, epoch), so it runs on one shard; a fork's
+history reads one shard per segment (its lineage depth). Native hash partitioning by uid works on the same
+schema unchanged (tests/integration/test_partitioning.py).
 """
 
 from __future__ import annotations
