@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, overload
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any, overload
 
 from runtree.domain import chunks, ids
 from runtree.domain.records import Rewind, RunRecord, Segment
@@ -17,8 +14,14 @@ from runtree.store.base import Store
 from runtree.store.chunked import Piece
 from runtree.store.reaper import reap
 
+if TYPE_CHECKING:  # pandas and numpy load when a frame is built, not with the Api (the CLI lists runs without them)
+    import numpy as np
+    import pandas as pd
+
 
 def _frame(rows: list[dict[str, Any]], keys: Sequence[str] | None) -> pd.DataFrame:
+    import pandas as pd
+
     if keys is not None:
         cols = ["_step", *[k for k in keys if k != "_step"]]
         rows = [{k: r[k] for k in cols if k in r} for r in rows if any(k in r for k in keys)]
@@ -43,6 +46,8 @@ _ABSENT = object()
 
 
 def _part(piece: Piece, k: str, a: int, b: int) -> tuple[bytes, Any, np.ndarray | None]:
+    import numpy as np
+
     """Key `k` over rows a..b of `piece`: (kind, values, presence mask or None when every row has it)."""
     if k == "_step" and ("s" in piece.implied or k not in piece.columns):
         return chunks.INT, np.asarray(piece.steps[a:b], dtype=np.int64), None
@@ -70,6 +75,9 @@ def _part(piece: Piece, k: str, a: int, b: int) -> tuple[bytes, Any, np.ndarray 
 def frame_from_pieces(pieces: Iterable[Piece], keys: Sequence[str] | None, samples: int | None = None) -> pd.DataFrame:
     """A DataFrame of history pieces: typed columns straight from their buffers; absent values NaN (as
     DataFrame.from_records of the rows gives); with `keys`, the rows holding any of them."""
+    import numpy as np
+    import pandas as pd
+
     order: dict[str, None] = {} if keys is None else dict.fromkeys(["_step", *[k for k in keys if k != "_step"]])
     parts: list[tuple[int, dict[str, tuple[bytes, Any, np.ndarray | None]]]] = []
     for p in pieces:
@@ -267,7 +275,11 @@ class ApiRun:
     def system_metrics(self, pandas: bool = True) -> Any:
         """System metrics of the visible history (inherited up to the fork moment), against time."""
         rows = [{"_timestamp": ts, **values} for ts, values in self._store.read_system(self.segments)]
-        return pd.DataFrame.from_records(rows) if pandas else rows
+        if not pandas:
+            return rows
+        import pandas as pd
+
+        return pd.DataFrame.from_records(rows)
 
     def logs(self) -> list[dict[str, Any]]:
         """Console lines of the visible history, in order."""

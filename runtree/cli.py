@@ -17,7 +17,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from runtree import demo as demo_mod
 from runtree import render
 from runtree.api import Api
 from runtree.errors import RuntreeError, StoreError, UsageError
@@ -200,6 +199,8 @@ def demo(
     directory = dir or ctx.obj or os.environ.get("RUNTREE_DIR") or "runtree"
     if "://" in str(directory) or str(directory).endswith(".db"):
         raise UsageError(f"demo --dir {directory!r}: the demo writes to the embedded store in a directory; give the directory")
+    from runtree import demo as demo_mod  # numpy, only for the demo's model: `runtree runs` starts without it
+
     result = demo_mod.run_demo(Path(directory).resolve(), steps=steps)
     demo_mod.show(result, _console())
     # Piped or scripted (CI, tests), the demo must end rather than serve forever; in a terminal it opens the UI.
