@@ -112,7 +112,7 @@ def _needs_full_summary(store: Store, run: RunRecord) -> bool:
 def full_summary(store: Store, run: RunRecord, client: Mapping[str, Any]) -> dict[str, Any]:
     """The run's summary over its whole visible history (runtree's rules), with the client's never-logged keys."""
     builder = SummaryBuilder({n: MetricDef.from_json(n, d) for n, d in run.metric_defs.items()})
-    builder.add_all(store.read_rows(store.read_segments(run.uid)))
+    builder.absorb(store.read_aggregates(store.read_segments(run.uid)))  # per-chunk aggregates: no row is read
     return {**client, **builder.result()}
 
 
