@@ -102,6 +102,8 @@ class SqliteStore:
         one (uid, epoch) per transaction, so a conversion cut short goes on where it stopped at the next open."""
         steps = migrations.load("sqlite")
         newest = steps[-1][0] if steps else 0
+        if self._wconn.execute("PRAGMA user_version").fetchone()[0] == newest:
+            return  # the common case: no write lock taken to find there is nothing to do
         for version, _name, sql in steps:
             with self._write() as conn:
                 current = conn.execute("PRAGMA user_version").fetchone()[0]
