@@ -117,7 +117,10 @@ def _tail_piece(rows: Sequence[tuple[int, float, str]], keys: Sequence[str] | No
 
 # -- writing ---------------------------------------------------------------------------------------
 def append(tx: Tx, uid: str, epoch: int, rows: Sequence[RowIn]) -> None:
-    """Store rows of (uid, epoch); a row whose step is stored already is ignored (the first of a step wins)."""
+    """Store rows of (uid, epoch); a row whose step is stored already is ignored (the first of a step wins).
+
+    The common case, rows above everything stored: when tail and batch make a whole chunk, the chunks are
+    sealed from the tail and the batch in memory, and only the remainder is written to the tail."""
     by_step: dict[int, RowIn] = {}
     for r in rows:
         by_step.setdefault(r[0], r)
@@ -133,13 +136,31 @@ def append(tx: Tx, uid: str, epoch: int, rows: Sequence[RowIn]) -> None:
     steps = sorted(by_step)
     if not steps:
         return
-    stored = {
-        r[0] for r in tx.q("SELECT step FROM history WHERE uid=? AND epoch=? AND step BETWEEN ? AND ?", (uid, epoch, steps[0], steps[-1]))
-    }
-    fresh = [(uid, epoch, s, by_step[s][1], dumps_row(by_step[s][2])) for s in steps if s not in stored]
+    n_tail, tail_max = tx.q("SELECT COUNT(*), MAX(step) FROM history WHERE uid=? AND epoch=?", (uid, epoch))[0]
+    above = tail_max is None or steps[0] > tail_max
+    if not above:
+        stored = {
+            r[0]
+            for r in tx.q("SELECT step FROM history WHERE uid=? AND epoch=? AND step BETWEEN ? AND ?", (uid, epoch, steps[0], steps[-1]))
+        }
+        steps = [s for s in steps if s not in stored]
+    fresh = [by_step[s] for s in steps]
+    if not fresh:
+        return
+    if above and n_tail < CHUNK_ROWS <= n_tail + len(fresh):
+        tail = [(int(st), float(t), loads_row(d)) for st, t, d in tx.q(_TAIL_ROWS, (uid, epoch))] if n_tail else []
+        merged = [*tail, *fresh]
+        sealed = _seal_rows(tx, uid, epoch, merged)  # >= CHUNK_ROWS > n_tail: the whole tail is sealed
+        if n_tail:
+            tx.q("DELETE FROM history WHERE uid=? AND epoch=?", (uid, epoch))
+        fresh = merged[sealed:]
     if fresh:
-        tx.bulk("history", ("uid", "epoch", "step", "ts", "data"), fresh)
-    seal(tx, uid, epoch)
+        tx.bulk("history", ("uid", "epoch", "step", "ts", "data"), [(uid, epoch, s, t, dumps_row(d)) for s, t, d in fresh])
+    if not above:
+        seal(tx, uid, epoch)
+
+
+_TAIL_ROWS = "SELECT step, ts, data FROM history WHERE uid=? AND epoch=? ORDER BY step"
 
 
 def _drop_sealed(tx: Tx, uid: str, epoch: int, low: list[int], by_step: dict[int, RowIn]) -> list[int]:
@@ -190,19 +211,26 @@ def seal(tx: Tx, uid: str, epoch: int, *, at_least: int = CHUNK_ROWS) -> int:
     """Seal the tail's lowest rows into whole chunks once it holds `at_least` rows; return how many chunks."""
     if tx.q("SELECT COUNT(*) FROM history WHERE uid=? AND epoch=?", (uid, epoch))[0][0] < at_least:
         return 0
-    rows = tx.q("SELECT step, ts, data FROM history WHERE uid=? AND epoch=? ORDER BY step", (uid, epoch))
+    rows = [(int(s), float(t), loads_row(d)) for s, t, d in tx.q(_TAIL_ROWS, (uid, epoch))]
+    full = _seal_rows(tx, uid, epoch, rows)
+    if full:
+        tx.q("DELETE FROM history WHERE uid=? AND epoch=? AND step <= ?", (uid, epoch, rows[full - 1][0]))
+    return full // CHUNK_ROWS
+
+
+def _seal_rows(tx: Tx, uid: str, epoch: int, rows: Sequence[RowIn]) -> int:
+    """Store the first whole chunks of `rows` (in step order, above every chunk); return how many rows they hold."""
     full = len(rows) // CHUNK_ROWS * CHUNK_ROWS
     if not full:
         return 0
     prev = tx.q("SELECT cum FROM history_chunks WHERE uid=? AND epoch=? ORDER BY first_step DESC LIMIT 1", (uid, epoch))
     cum = _cum(prev[0][0] if prev else None)
     for i in range(0, full, CHUNK_ROWS):
-        part = [(int(s), float(t), loads_row(d)) for s, t, d in rows[i : i + CHUNK_ROWS]]
+        part = rows[i : i + CHUNK_ROWS]
         ch = encode_chunk(part)
         cum = combine_all([chunk_aggs(ch, [p[0] for p in part], [p[1] for p in part])], into=dict(cum))
         _put_chunk(tx, uid, epoch, ch, cum)
-    tx.q("DELETE FROM history WHERE uid=? AND epoch=? AND step <= ?", (uid, epoch, rows[full - 1][0]))
-    return full // CHUNK_ROWS
+    return full
 
 
 def _put_chunk(tx: Tx, uid: str, epoch: int, ch: Chunk, cum: dict[str, Agg]) -> None:
