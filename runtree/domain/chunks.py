@@ -1,6 +1,6 @@
 """The columnar chunk format of history: a few thousand rows as typed columns, compressed, with per-key aggregates.
 
-A chunk holds consecutive rows of one (run uid, epoch). Its steps (int64, delta-coded) and timestamps
+A chunk holds consecutive rows of one (run uid, epoch). Its steps (int64) and timestamps
 (float64) are columns of their own; each key is one column, encoded alone so a reader of one metric
 decompresses only it. A column is typed when its values allow: all floats -> float64, all ints within
 64 bits -> int64, all bools -> bytes; anything else (strings, None, > 64-bit ints, a mix of int and
@@ -19,7 +19,6 @@ combined from chunks in step order instead of folding rows.
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 from array import array
@@ -250,19 +249,12 @@ def column_rows(col: Column, n: int) -> list[int] | range:
 
 
 def encode_steps(steps: Sequence[int]) -> bytes:
-    deltas = array("q", [steps[0]] if steps else [])
-    deltas.extend(b - a for a, b in itertools.pairwise(steps))
-    return _compress(_typed_bytes(deltas))
+    # Shuffled, not delta-coded: ~0.15 B a row either way after zstd, and decoding stays one buffer copy.
+    return _compress(_typed_bytes(array("q", steps)))
 
 
-def decode_steps(blob: bytes) -> list[int]:
-    deltas = _typed_array("q", _decompress(blob))
-    out: list[int] = []
-    total = 0
-    for d in deltas:
-        total += d
-        out.append(total)
-    return out
+def decode_steps(blob: bytes) -> array[int]:
+    return _typed_array("q", _decompress(blob))
 
 
 def encode_times(times: Sequence[float]) -> bytes:

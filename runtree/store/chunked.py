@@ -17,6 +17,7 @@ per-(uid, epoch) lock (SQLite: the file's write lock); every read works inside o
 from __future__ import annotations
 
 import json
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -269,7 +270,7 @@ def _load(tx: Tx, uid: str, epoch: int, meta: Sequence[Any], keys: Sequence[str]
             implied = implied.replace("t", "")
     cols = {k: decode_column(bytes(blob), n) for k, blob in got}
     need_times = keys is None or TIME_KEY in keys
-    times = decode_times(bytes(times_blob)) if need_times else [0.0] * n
+    times = decode_times(bytes(times_blob)) if need_times else array("d", bytes(8 * n))
     if keys is not None:
         order = tuple(k for k in order if k in keys or k == STEP_KEY)
     return Piece(decode_steps(bytes(steps_blob)), times, implied, cols, lo, hi, order)

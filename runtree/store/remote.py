@@ -61,6 +61,7 @@ from runtree.store.wire import (
 API_KEY_ENV = "RUNTREE_API_KEY"
 BATCH = 10_000  # items per append request: the server's limit
 PAGE_ROWS = 50_000  # rows per history page
+COLUMNS_PAGE_ROWS = 1_000_000  # rows per binary columns page: typed buffers, ~8 bytes a value
 GZIP_OVER = 64 << 10  # request bodies at least this large are gzipped
 _RETRY_STATUS = frozenset({502, 503, 504})
 _ERRORS: dict[str, type[Exception]] = {
@@ -316,7 +317,8 @@ class RemoteStore:
         self, segments: Sequence[Segment], keys: Sequence[str] | None = None, min_step: int | None = None, max_step: int | None = None
     ) -> Iterator[Piece]:
         wanted = None if keys is None else list(keys)
-        body = {"segments": _segments(segments), "keys": wanted, "max_step": max_step, "limit": self.page_rows}
+        times = keys is None or "_timestamp" in keys
+        body = {"segments": _segments(segments), "keys": wanted, "max_step": max_step, "times": times, "limit": COLUMNS_PAGE_ROWS}
         nxt: int | None = min_step
         while True:
             resp = self._send("POST", "/query/columns", body={**body, "min_step": nxt})

@@ -290,7 +290,7 @@ def decode_pieces(data: bytes) -> Iterator[Piece]:
             else:
                 cols[key] = Column(k, loads(raw), bitmap, b"")
         order = tuple(head["order"]) if head.get("order") is not None else None
-        yield Piece(list(steps), times if head["times"] else [0.0] * n, head["implied"], cols, head["lo"], head["hi"], order)
+        yield Piece(steps, times if head["times"] else array("d", bytes(8 * n)), head["implied"], cols, head["lo"], head["hi"], order)
 
 
 def aggregates_to_json(aggs: Mapping[str, Agg]) -> str:
