@@ -293,6 +293,13 @@ def main() -> None:
     figure = f"`runtree runs` with {runs_n:,} runs: first page (all drawn in {fmt(total, 's')})"
     note(figure, first or total, api_runs, "s", "floor = Api().runs all")
 
+    imp = "import time; t = time.perf_counter(); import {}; print(time.perf_counter() - t)"
+
+    def import_time(module: str) -> float:
+        runs = [subprocess.run([sys.executable, "-c", imp.format(module)], capture_output=True, text=True, check=True) for _ in range(5)]
+        return statistics.median(float(r.stdout) for r in runs)
+
+    note("import runtree (no pandas, numpy, FastAPI, graphql)", import_time("runtree"), import_time("json, sqlite3, threading"), "s")
     n_log = mid
     ours, floor = log_proc(n_log, str(tmp / "rss")), log_proc(n_log, "floor")
     note(f"peak RSS of a process logging {n_log:,} steps", ours["rss_mb"], floor["rss_mb"], "MB")
