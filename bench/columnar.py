@@ -370,11 +370,24 @@ def main() -> None:
                 parent_id = child.id
             last = fmt(chain[-1], "s")
             note(f"fork chain of depth {depth}: each fork's finish (median; last {last}), server", statistics.median(chain), None, "s")
-            direct = open_store(pg_url) if pg_url else None
-            for i in range(runs_n):
-                new_run(direct or remote, "many", f"r{i}")
-            note(f"init() in a project of {runs_n:,} runs, server", init_time(a.repeat), None, "s")
-            note(f"W2: {w2_runs} runs x 1,000 steps, server", median(w2, 1), w2_floor_s, "s", f"embedded {fmt(w2_embedded, 's')}")
+
+            def many_runs() -> None:
+                direct = open_store(pg_url) if pg_url else None
+                for i in range(runs_n):
+                    new_run(direct or remote, "many", f"r{i}")
+                note(f"init() in a project of {runs_n:,} runs, server", init_time(a.repeat), None, "s")
+
+            def w2_server() -> None:
+                note(f"W2: {w2_runs} runs x 1,000 steps, server", median(w2, 1), w2_floor_s, "s", f"embedded {fmt(w2_embedded, 's')}")
+
+            for step in (many_runs, w2_server):  # a shared PostgreSQL may be restarted under us: retry once
+                for attempt in (1, 2):
+                    try:
+                        step()
+                        break
+                    except Exception as e:
+                        print(f"bench: {step.__name__} failed ({type(e).__name__}: {e}); {'retrying' if attempt == 1 else 'left out'}")
+                        time.sleep(15)
             os.environ.pop("RUNTREE_BASE_URL")
             os.environ.pop("RUNTREE_API_KEY")
 
