@@ -367,7 +367,9 @@ class Runs(Sequence[ApiRun]):
             return None
         store = self._api.store
         recs = store.list_runs(self._entity, self._project, limit=self.per_page, after=self._after)
-        self._done = len(recs) < self.per_page
+        self._done = len(recs) != self.per_page  # more than a page: a server that does not page sent them all
+        if self._after is not None:  # ... and would send the first page again
+            recs = [r for r in recs if (r.created_at, r.uid) > self._after]
         if recs:
             self._after = (recs[-1].created_at, recs[-1].uid)
         page = [ApiRun(self._api, r) for r in reap(store, recs)]

@@ -92,11 +92,17 @@ class Piece:
 
 def _tail_piece(rows: Sequence[tuple[int, float, str]], keys: Sequence[str] | None, lo: int, hi: int) -> Piece:
     """The tail's rows (step, ts, JSON text) as a Piece with one column per key (typed when its values allow)."""
+    return rows_piece([r[0] for r in rows], [r[1] for r in rows], [loads_row(d) for _, _, d in rows], keys, lo, hi)
+
+
+def rows_piece(
+    steps: Sequence[int], times: Sequence[float], rows: Sequence[dict[str, Any]], keys: Sequence[str] | None, lo: int, hi: int
+) -> Piece:
+    """Rows (dicts, in step order) as a Piece with one column per key (typed when its values allow)."""
     n = len(rows)
-    decoded = [loads_row(d) for _, _, d in rows]
     values: dict[str, list[Any]] = {}
     where: dict[str, list[int]] = {}
-    for i, row in enumerate(decoded):
+    for i, row in enumerate(rows):
         for k, v in row.items():
             if keys is not None and k not in keys and k != STEP_KEY:
                 continue
@@ -113,7 +119,7 @@ def _tail_piece(rows: Sequence[tuple[int, float, str]], keys: Sequence[str] | No
                 bm[i >> 3] |= 1 << (i & 7)
             bitmap = bytes(bm)
         cols[k] = make_column(vs, bitmap)
-    return Piece([r[0] for r in rows], [r[1] for r in rows], "", cols, lo, hi, tuple(values))
+    return Piece(list(steps), list(times), "", cols, lo, hi, tuple(values))
 
 
 # -- writing ---------------------------------------------------------------------------------------

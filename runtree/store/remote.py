@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from runtree.domain.chunks import Agg
+from runtree.domain.chunks import Agg, aggregate_rows
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import (
     BadForkSpec,
@@ -39,7 +39,7 @@ from runtree.errors import (
     UsageError,
 )
 from runtree.store.base import ApiKey, RowIn
-from runtree.store.chunked import Piece
+from runtree.store.chunked import Piece, rows_piece
 from runtree.store.wire import (
     EXACT_MEDIA_TYPE,
     NEXT_MIN_STEP,
@@ -84,7 +84,7 @@ _END = object()
 
 
 class _NotFound(StoreError):
-    """A 404 that is not a runtree error (no such key, no such route)."""
+    """A 404 (or 405) that is not a runtree error (no such key, no such route)."""
 
 
 class AccessRefused(StoreError, PermissionError):
@@ -226,7 +226,7 @@ class RemoteStore:
             return AccessRefused(f"{where} refused access: {message}")
         if resp.status_code in (400, 413, 422):
             return UsageError(f"{where} refused the request: {message}")
-        if resp.status_code == 404:
+        if resp.status_code in (404, 405):  # 405: a server older than the route answers for another method of the path
             return _NotFound(f"{where}: {message}")
         return StoreError(f"{where} answered {resp.status_code} {kind}: {message}")
 
@@ -284,7 +284,10 @@ class RemoteStore:
         return [run_from_json(r) for r in self._call("GET", "/runs", params=params)["runs"]]
 
     def count_runs(self, entity: str, project: str) -> int:
-        return int(self._call("GET", f"/entities/{_q(entity)}/projects/{_q(project)}/run-count")["runs"])
+        try:
+            return int(self._call("GET", f"/entities/{_q(entity)}/projects/{_q(project)}/run-count")["runs"])
+        except _NotFound:  # a server from before run counters
+            return len(self.list_runs(entity, project))
 
     def update_run(self, uid: str, **fields: Any) -> None:
         self._call("PATCH", f"/runs/{_q(uid)}", body={"fields": fields})
@@ -321,7 +324,14 @@ class RemoteStore:
         body = {"segments": _segments(segments), "keys": wanted, "max_step": max_step, "times": times, "limit": COLUMNS_PAGE_ROWS}
         nxt: int | None = min_step
         while True:
-            resp = self._send("POST", "/query/columns", body={**body, "min_step": nxt})
+            try:
+                resp = self._send("POST", "/query/columns", body={**body, "min_step": nxt})
+            except _NotFound:  # a server from before history chunks: its JSON rows, as one piece
+                rows = list(self.read_rows(segments, nxt, max_step, keys=keys))
+                steps = [int(r["_step"]) for r in rows]
+                stamps = [float(r.get("_timestamp", 0.0)) for r in rows]
+                yield rows_piece(steps, stamps, rows, keys, steps[0] if steps else 0, steps[-1] if steps else -1)
+                return
             yield from decode_pieces(resp.content)
             header = resp.headers.get(NEXT_MIN_STEP)
             if header is None:
@@ -329,7 +339,11 @@ class RemoteStore:
             nxt = int(header)
 
     def read_aggregates(self, segments: Sequence[Segment]) -> dict[str, Agg]:
-        return aggregates_from_json(self._call("POST", "/query/aggregates", body={"segments": _segments(segments)})["aggregates"])
+        try:
+            found = self._call("POST", "/query/aggregates", body={"segments": _segments(segments)})
+        except _NotFound:  # a server from before history chunks: fold its rows here
+            return aggregate_rows(self.read_rows(segments))
+        return aggregates_from_json(found["aggregates"])
 
     def _page(self, query: Mapping[str, Any]) -> dict[str, Any]:
         resp = self._send("POST", "/query/history", body=query)
