@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from runtree.demo import DemoResult
+from tests.browser.workspace_project import Project, make_project
 from tests.conftest import _pg_unavailable as _unavailable  # skip locally, fail in CI (CI=true)
 from tests.integration.server_fixture import free_port, stop, wait_ready
 
@@ -34,6 +35,8 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+# docs/screenshots/*.png are written only when asked: RUNTREE_SCREENSHOTS=1 pytest tests/browser
+WRITE_SCREENSHOTS = os.environ.get("RUNTREE_SCREENSHOTS") == "1"
 VIEWPORT = {"width": 1400, "height": 900}
 
 try:
@@ -48,6 +51,14 @@ def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update({"RUNTREE_ENTITY": "tester", "PYTHONPATH": str(ROOT), **extra})
     return env
+
+
+def snapshot(target: Any, name: str) -> None:
+    """Save a picture of a page or element as docs/screenshots/<name>.png, only when RUNTREE_SCREENSHOTS=1."""
+    if not WRITE_SCREENSHOTS:
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    target.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 @dataclass
@@ -96,6 +107,28 @@ def ui_server(demo_store: DemoResult, tmp_path_factory: pytest.TempPathFactory) 
     try:
         wait_ready(proc, url, log_path)
         yield UiServer(url, demo_store.directory, proc, log_path)
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="session")
+def sweep_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The 42-run project of workspace_project.py (fork chain, grid with seeds, rewinds, failed/crashed/live, a long run)."""
+    return make_project(tmp_path_factory.mktemp("sweep-store") / "store")
+
+
+@pytest.fixture(scope="session")
+def sweep_server(sweep_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    """`runtree ui` over the 42-run project."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("sweep-server") / "server.log"
+    cmd = [sys.executable, "-m", "runtree.cli", "ui", "--dir", str(sweep_project.directory), "--port", str(port), "--no-browser"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=base_env())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(proc, url, log_path)
+        yield UiServer(url, sweep_project.directory, proc, log_path)
     finally:
         stop(proc)
 

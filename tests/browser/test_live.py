@@ -96,8 +96,9 @@ def test_a_live_runs_chart_grows_while_the_page_is_open(page: Page, ui_server: U
 
 
 def test_the_project_page_follows_a_live_run(page: Page, ui_server: UiServer, live_run: str) -> None:
-    page.goto(f"{ui_server.url}/p/tester/live")
+    page.goto(f"{ui_server.url}/p/tester/live/table")
     row = page.locator(f'table.runs tbody tr[data-uid="{live_run}"]')
     expect(row.locator(".state")).to_have_text("running")
-    before = int(row.locator("td").nth(8).inner_text())
-    expect(row.locator("td").nth(8)).not_to_have_text(str(before), timeout=10_000)
+    last = row.locator('td[data-col="last_step"]')
+    before = int(last.inner_text())
+    expect(last).not_to_have_text(str(before), timeout=10_000)

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from runtree.api import Api
 from runtree.demo import DemoResult
-from tests.browser.conftest import SCREENSHOTS, UiServer
+from tests.browser.conftest import UiServer, snapshot
 
 
 def _uids(demo: DemoResult) -> dict[str, str]:
@@ -43,8 +43,7 @@ def test_fork_tree_labels_each_fork_edge_with_its_step_and_marks_the_rewind(
     expect(rewound.locator("text.rewind-label")).to_have_text(f"rewound @ {demo_store.rewind_step}")
 
     page.wait_for_timeout(150)  # let the fonts settle before the picture
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    tree.screenshot(path=str(SCREENSHOTS / "project-tree.png"))
+    snapshot(tree, "project-tree")
 
     # Collapsing the baseline hides its fork and the fork's fork; expanding shows them again.
     tree.get_by_role("button", name="collapse baseline").click()
@@ -60,45 +59,29 @@ def test_fork_tree_labels_each_fork_edge_with_its_step_and_marks_the_rewind(
 
 
 def test_runs_table_sorts_filters_searches_and_shows_lineage_columns(page: Page, ui_server: UiServer, demo_store: DemoResult) -> None:
-    page.goto(ui_server.url + "/p/tester/demo")
+    page.goto(ui_server.url + "/p/tester/demo/table")
     rows = page.locator("table.runs tbody tr")
     expect(rows).to_have_count(4)
     fork = rows.filter(has_text="faster-annealed")
-    expect(fork.locator("td").nth(4)).to_have_text(demo_store.fork.rsplit("/", 1)[1])  # parent: the fork's id
-    expect(fork.locator("td").nth(5)).to_have_text(str(demo_store.fork_of_fork_step))
-    expect(fork.locator("td").nth(8)).to_have_text("299")  # last step
+    expect(fork.locator('td[data-col="parent"]')).to_have_text("faster")  # the parent's name, a link to it
+    expect(fork.locator('td[data-col="fork_step"]')).to_have_text(str(demo_store.fork_of_fork_step))
+    expect(fork.locator('td[data-col="last_step"]')).to_have_text("299")
 
     # The config column that differs between runs (lr) is shown by default; sort by it.
-    header = page.locator("table.runs thead th", has_text="lr").first
+    header = page.locator('table.runs thead th[data-col="config:lr"]')
+    header.click()
+    expect(rows.first).to_contain_text("faster")  # lr 3.0, the largest: a first click sorts descending
+    expect(rows.first).not_to_contain_text("annealed")
     header.click()
     expect(rows.first).to_contain_text("faster-annealed")  # lr 0.3, the smallest
-    header.click()
-    expect(rows.first).to_contain_text("faster")  # lr 3.0
-    expect(rows.first).not_to_contain_text("annealed")
 
     page.get_by_label("search runs").fill("hot")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("too-hot")
     page.get_by_label("search runs").fill("")
-    page.get_by_label("filter by state").select_option("running")
+    page.get_by_label("filter runs").fill("state = running")
     expect(page.locator("table.runs tbody td.empty")).to_have_text("No run matches these filters.")
-    page.get_by_label("filter by state").select_option("finished")
+    page.get_by_label("filter runs").fill("state = finished")
     expect(rows).to_have_count(4)
-    page.get_by_label("config key to filter on").select_option("lr")
-    page.get_by_label("config value").fill("1")
+    page.get_by_label("filter runs").fill("lr = 1")
     expect(rows).to_have_count(2)  # the baseline and the rewound run (lr 1.0 after its rewind)
-
-
-def test_selected_runs_are_compared_on_one_chart(page: Page, ui_server: UiServer) -> None:
-    page.goto(ui_server.url + "/p/tester/demo")
-    compare = page.get_by_test_id("compare")
-    expect(compare).to_be_hidden()
-    page.get_by_label("select baseline").check()
-    page.get_by_label("select faster", exact=True).check()
-    expect(compare).to_be_visible()
-    expect(compare.locator("h2")).to_have_text("Comparing 2 runs")
-    legend = compare.locator(".u-legend")
-    expect(legend).to_contain_text("baseline")
-    expect(legend).to_contain_text("faster")
-    compare.get_by_label("metric to compare").select_option("val/acc")
-    expect(compare.locator(".chart")).to_have_attribute("data-points", "300")

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 import runtree
 from runtree.api import Api
 from runtree.demo import DemoResult
-from tests.browser.conftest import SCREENSHOTS, UiServer
+from tests.browser.conftest import UiServer, snapshot
 
 
 def _run(demo: DemoResult, name: str) -> str:
@@ -41,7 +41,7 @@ def test_a_forks_charts_mark_the_fork_and_overlay_the_parent_and_siblings(page: 
     page.mouse.move(0, 0)
 
     page.wait_for_timeout(150)
-    page.screenshot(path=str(SCREENSHOTS / "fork-chart.png"))  # the header, the tabs and the first charts
+    snapshot(page, "fork-chart")  # the header, the tabs and the first charts
 
 
 def test_a_fork_of_a_fork_overlays_its_sibling_forks(page: Page, ui_server: UiServer, demo_store: DemoResult, rt_dir: Path) -> None:

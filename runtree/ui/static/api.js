@@ -91,3 +91,15 @@ export function decode(page) {
   const steps = columns._step || [];
   return { n: page.n, steps, columns, preview: page.preview === true, next: page.next_min_step ?? null };
 }
+
+/** Many runs' series of `keys` at once: { uid: { key: { points, steps, time, values, smooth? } } }. */
+export const series = (uids, keys, { samples, smoothing, time } = {}, signal) =>
+  request('POST', '/query/series', { body: { uids, keys, samples, smoothing: smoothing || undefined, time: time || undefined }, signal }).then((d) => d.runs);
+/** Runs a link names: by uid, else by short id (unique per project only, so maybe several). */
+export const resolve = (ref, signal) => get(`/resolve/${encodeURIComponent(ref)}`, {}, signal).then((d) => d.runs);
+const scope = (entity, project) => `/settings/workspace/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`;
+/** The project's shared workspace layout (null when none was saved). */
+export const workspaceLayout = (entity, project, signal) => get(scope(entity, project), {}, signal).then((d) => d.value);
+export const saveWorkspaceLayout = (entity, project, value) => request('PUT', scope(entity, project), { body: { value } });
+/** Correlation and random-forest importance of config keys for a summary metric. */
+export const importance = (uids, metric, params, signal) => request('POST', '/query/importance', { body: { uids, metric, params }, signal });

@@ -2,7 +2,7 @@
 // over the plot, drag to zoom with a callback to fetch the finer range, double-click to zoom back out.
 
 import { h } from './dom.js';
-import { number } from './format.js';
+import { duration, number } from './format.js';
 
 const uPlot = window.uPlot;
 
@@ -58,11 +58,12 @@ export function lineChart(el, opts) {
     legend: { live: true, markers: { width: 2 } },
     scales: { x: { time: Boolean(opts.time) } },
     axes: [
-      { stroke: INK, grid: { stroke: '#eef0f2', width: 1 }, ticks: { stroke: '#dee2e6', width: 1 }, font: '11px system-ui, sans-serif', label: opts.xLabel, labelSize: opts.xLabel ? 18 : 0, labelFont: '11px system-ui, sans-serif' },
-      { stroke: INK, grid: { stroke: '#eef0f2', width: 1 }, ticks: { stroke: '#dee2e6', width: 1 }, font: '11px system-ui, sans-serif', size: 56, values: (u, vals) => vals.map((v) => number(v)) },
+      { stroke: INK, grid: { stroke: '#eef0f2', width: 1 }, ticks: { stroke: '#dee2e6', width: 1 }, font: '11px system-ui, sans-serif', label: opts.xLabel, labelSize: opts.xLabel ? 18 : 0, labelFont: '11px system-ui, sans-serif', values: opts.duration ? (u, vals) => vals.map((v) => duration(v)) : undefined },
+      // Sized from the tick labels themselves (uPlot measures again until they fit), so none is clipped.
+      { stroke: INK, grid: { stroke: '#eef0f2', width: 1 }, ticks: { stroke: '#dee2e6', width: 1 }, font: '11px system-ui, sans-serif', size: (u, values) => Math.max(44, 16 + 6.6 * Math.max(0, ...(values || []).map((v) => String(v).length))), values: (u, vals) => vals.map((v) => `${number(v)}${opts.unit && opts.unit !== '%' ? '' : opts.unit || ''}`), label: opts.unit && opts.unit !== '%' ? opts.unit : undefined, labelSize: opts.unit && opts.unit !== '%' ? 16 : 0, labelFont: '11px system-ui, sans-serif' },
     ],
     series: [
-      { label: opts.xLabel || 'x', value: opts.time ? undefined : (u, v) => (v === null || v === undefined ? '—' : number(v)) },
+      { label: opts.xLabel || 'x', value: opts.time ? undefined : (u, v) => (v === null || v === undefined ? '—' : opts.duration ? duration(v) : number(v)) },
       ...series.map((s) => ({
         label: s.label,
         stroke: s.color,

@@ -5,7 +5,6 @@
 import { s } from './dom.js';
 import { lastStep } from './format.js';
 
-const ROW = 44;
 const TOP = 36;
 const BAR = 8;
 
@@ -46,44 +45,86 @@ function truncate(text, chars) {
  * The tree as an <svg>. opts: { width, collapsed: Set of uids, onToggle(uid), rewinds: Map uid -> [{ at_step,
  * archived: [{ first, last, index }] }], outside: Map uid -> label for a parent outside the project }.
  */
-export function forkTree(runs, opts) {
+export function forkTree(allRuns, opts) {
+  // Runs hidden by the filter leave the tree; their forks then start a tree of their own.
+  const runs = opts.hide ? allRuns.filter((r) => !opts.hide.test(r.name) && !opts.hide.test(r.id)) : allRuns;
   const { kids, roots, byUid } = forest(runs);
+  const ROW = runs.length > 60 ? 30 : 44;
   const rows = [];
-  const walk = (run, depth) => {
+  const rootOf = new Map();
+  const walk = (run, depth, root) => {
     const children = kids.get(run.uid) || [];
     rows.push({ run, depth, children });
-    if (!opts.collapsed.has(run.uid)) for (const c of children) walk(c, depth + 1);
+    rootOf.set(run.uid, root);
+    if (!opts.collapsed.has(run.uid)) for (const c of children) walk(c, depth + 1, root);
   };
-  roots.forEach((r) => walk(r, 0));
+  roots.forEach((r) => walk(r, 0, r.uid));
 
+  const lastOf = (r) => {
+    let m = lastStep(r) ?? 0;
+    for (const rw of opts.rewinds.get(r.uid) || []) for (const a of rw.archived) m = Math.max(m, a.last ?? 0);
+    return m;
+  };
   let maxStep = 1;
-  for (const r of runs) maxStep = Math.max(maxStep, lastStep(r) ?? 0);
-  for (const list of opts.rewinds.values()) for (const rw of list) for (const a of rw.archived) maxStep = Math.max(maxStep, a.last ?? 0);
+  for (const r of runs) maxStep = Math.max(maxStep, lastOf(r));
+  // "fit each subtree": every tree gets the whole width for its own longest run.
+  const treeMax = new Map();
+  for (const r of runs) { const root = rootOf.get(r.uid) ?? r.uid; treeMax.set(root, Math.max(treeMax.get(root) || 1, lastOf(r))); }
+  const scale = opts.scale || 'shared';
 
   const width = Math.max(640, opts.width);
   const left = Math.min(360, Math.round(width * 0.36));
   const x0 = left + 24;
   const x1 = width - 56;
-  const x = (step) => x0 + ((x1 - x0) * Math.max(0, step)) / maxStep;
+  const logMax = Math.log10(1 + maxStep);
+  let x = (step) => x0 + ((x1 - x0) * Math.max(0, step)) / maxStep;
+  if (scale === 'log') x = (step) => x0 + ((x1 - x0) * Math.log10(1 + Math.max(0, step))) / logMax;
   const height = TOP + rows.length * ROW + 8;
   const yOf = new Map(rows.map((row, i) => [row.run.uid, TOP + i * ROW + ROW / 2]));
 
-  const svg = s('svg', { class: 'forktree', width, height, viewBox: `0 0 ${width} ${height}`, role: 'tree', 'aria-label': 'fork tree' });
+  const xFit = (root) => { const m = treeMax.get(root) || 1; return (step) => x0 + ((x1 - x0) * Math.max(0, step)) / m; };
+  const xOf = (run) => (scale === 'fit' ? xFit(rootOf.get(run.uid) ?? run.uid) : x);
+  const svg = s('svg', { class: 'forktree', width, height, viewBox: `0 0 ${width} ${height}`, role: 'tree', 'aria-label': 'fork tree', 'data-scale': scale });
 
-  // The step axis.
+  // The step axis (with "fit each subtree" each tree has its own: its longest run spans the width).
   const axis = s('g', { class: 'axis' });
-  for (const t of niceTicks(maxStep, Math.max(2, Math.floor((x1 - x0) / 90)))) {
-    axis.append(s('line', { x1: x(t), x2: x(t), y1: TOP - 8, y2: height - 4, class: 'grid' }), s('text', { x: x(t), y: TOP - 14, 'text-anchor': 'middle' }, String(t)));
+  if (scale === 'log') {
+    for (let t = 0; t <= Math.ceil(logMax); t++) {
+      const v = t === 0 ? 0 : 10 ** t;
+      if (v > maxStep * 1.0001 && t > 0) break;
+      axis.append(s('line', { x1: x(v), x2: x(v), y1: TOP - 8, y2: height - 4, class: 'grid' }), s('text', { x: x(v), y: TOP - 14, 'text-anchor': 'middle' }, v >= 1e3 ? `1e${t}` : String(v)));
+    }
+  } else if (scale === 'shared') {
+    for (const t of niceTicks(maxStep, Math.max(2, Math.floor((x1 - x0) / 90)))) {
+      axis.append(s('line', { x1: x(t), x2: x(t), y1: TOP - 8, y2: height - 4, class: 'grid' }), s('text', { x: x(t), y: TOP - 14, 'text-anchor': 'middle' }, String(t)));
+    }
+  } else {
+    axis.append(s('text', { x: x0, y: TOP - 14, class: 'axis-note' }, 'each tree fitted to the width: its longest run ends at the right'));
   }
-  axis.append(s('text', { x: x0 - 12, y: TOP - 14, 'text-anchor': 'end', class: 'axis-title' }, '_step'));
+  axis.append(s('text', { x: x0 - 12, y: TOP - 14, 'text-anchor': 'end', class: 'axis-title' }, scale === 'log' ? '_step (log)' : '_step'));
   svg.append(axis);
+  // Labels placed so far on each row ([from, to] in px): a new one moves right until it overlaps none.
+  const taken = new Map();
+  const place = (y, want, w) => {
+    const row = taken.get(y) || [];
+    let at = Math.min(want, width - w - 2);
+    for (let moved = true; moved;) {
+      moved = false;
+      for (const [a, b] of row) if (at < b + 4 && at + w > a - 4) { at = b + 6; moved = true; }
+    }
+    row.push([at, at + w]);
+    taken.set(y, row);
+    return at;
+  };
 
   // Row backgrounds (hover), then edges under the bars.
   const edges = s('g', { class: 'edges' });
+  const labels = s('g', { class: 'edge-labels' });
   const bars = s('g', { class: 'bars' });
   for (const row of rows) {
     const { run, depth, children } = row;
     const y = yOf.get(run.uid);
+    const x = xOf(run);
     const href = `/r/${encodeURIComponent(run.uid)}`;
     const g = s('g', { class: `node state-${run.state}`, 'data-uid': run.uid, 'data-id': run.id, role: 'treeitem', 'aria-level': depth + 1 });
     g.append(s('rect', { class: 'row-bg', x: 0, y: y - ROW / 2, width, height: ROW }));
@@ -127,10 +168,12 @@ export function forkTree(runs, opts) {
           s('rect', { x: x(a.first), y: y + 5, width: Math.max(4, x(a.last) - x(a.first)), height: 10, class: 'hit' }),
           s('title', {}, `archived by the rewind at step ${rw.at_step}: steps ${a.first}–${a.last} (click to open)`)));
       }
+      const text = `rewound @ ${rw.at_step}`;
+      const lx = place(y - 10, x(rw.at_step) - text.length * 3.2, text.length * 6.4);
       g.append(s('g', { class: 'rewind', 'data-step': rw.at_step },
         s('circle', { cx: x(rw.at_step), cy: y, r: 7, class: 'rewind-dot' }),
         s('text', { x: x(rw.at_step), y: y + 3.5, 'text-anchor': 'middle', class: 'rewind-glyph' }, '↺'),
-        s('text', { x: x(rw.at_step), y: y - 10, 'text-anchor': 'middle', class: 'rewind-label' }, `rewound @ ${rw.at_step}`),
+        s('text', { x: lx, y: y - 10, class: 'rewind-label' }, text),
         s('title', {}, `rewound at step ${rw.at_step}`)));
     });
     bars.append(g);
@@ -139,16 +182,20 @@ export function forkTree(runs, opts) {
     if (run.parent_uid && byUid.has(run.parent_uid) && yOf.has(run.parent_uid)) {
       const py = yOf.get(run.parent_uid);
       const fx = x(run.fork_step ?? 0);
+      // The line under every label (drawn first), the label above every line: no line crosses out a label.
+      edges.append(s('g', { class: 'edge-path', 'data-child': run.uid },
+        s('path', { d: `M ${fx} ${py} L ${fx} ${y - 6} Q ${fx} ${y} ${fx + 6} ${y}`, class: 'edge-line' }),
+        s('circle', { cx: fx, cy: py, r: 3.5, class: 'fork-dot' })));
       const edge = s('g', { class: 'edge', 'data-child': run.uid, 'data-fork-step': run.fork_step });
-      edge.append(s('path', { d: `M ${fx} ${py} L ${fx} ${y - 6} Q ${fx} ${y} ${fx + 6} ${y}`, class: 'edge-line' }));
-      edge.append(s('circle', { cx: fx, cy: py, r: 3.5, class: 'fork-dot' }));
       const label = `fork @ ${run.fork_step}`;
-      edge.append(s('rect', { x: fx + 5, y: y - 20, width: label.length * 6.4 + 8, height: 14, rx: 3, class: 'edge-label-bg' }));
-      edge.append(s('text', { x: fx + 9, y: y - 9.5, class: 'edge-label' }, label));
-      edges.append(edge);
+      const w = label.length * 6.4 + 8;
+      const lx = place(y - 10, fx + 5, w);
+      edge.append(s('rect', { x: lx, y: y - 20, width: w, height: 14, rx: 3, class: 'edge-label-bg' }));
+      edge.append(s('text', { x: lx + 4, y: y - 9.5, class: 'edge-label' }, label));
+      labels.append(edge);
     }
   }
-  svg.append(bars, edges);
+  svg.append(bars, edges, labels);
   return svg;
 }
 

@@ -110,7 +110,12 @@ export async function chartsTab(body, run, ctx, opts = {}) {
     }
     series.push({ label: key, color: c, width: 2 });
     for (const o of [...overlays.family, ...overlays.archived]) {
-      const p = points(o.table, key);
+      let p = points(o.table, key);
+      if (o.after !== undefined && o.after !== null) {
+        // A sibling's history up to its fork step is the parent's: only what it logged itself is drawn.
+        const keep = p.steps.map((st) => st > o.after);
+        p = { steps: p.steps.filter((_, i) => keep[i]), ys: p.ys.filter((_, i) => keep[i]) };
+      }
       const xs = xFor(o.table, p.steps, by);
       const sorted = byX(xs, p.ys);
       tables.push([sorted.xs, sorted.ys]);
@@ -259,6 +264,7 @@ async function familyOverlays(run, samples, ctx) {
     color: i === 0 ? FAMILY_COLORS[0] : alpha(FAMILY_COLORS[i % FAMILY_COLORS.length], 0.8),
     width: i === 0 ? 1.4 : 1.2,
     dash: i === 0 ? [4, 3] : undefined,
+    after: i === 0 ? null : r.fork_step,
     table: tables[i],
   }));
 }

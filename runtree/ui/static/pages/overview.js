@@ -6,11 +6,12 @@ import { fill, h, link, stateBadge, toast } from '../dom.js';
 import { dateTime, duration, flatten, runtime, value } from '../format.js';
 
 export async function overviewTab(body, run, ctx, { onRename }) {
-  const [kids, rewinds, parent] = await Promise.all([
+  const [kids, rewinds, ancestry] = await Promise.all([
     api.children(run.uid, ctx.signal),
     run.epoch > 0 ? api.rewinds(run.uid, ctx.signal) : [],
-    run.parent_uid ? api.run(run.parent_uid, ctx.signal).catch(() => null) : null,
+    ancestors(run, ctx),
   ]);
+  const parent = ancestry[0] || null;
   const archivedLast = await Promise.all(rewinds.flatMap((rw) => rw.archived.map((seg) => (
     seg.last_step !== null ? seg.last_step : api.lastRow([seg], ctx.signal).then((l) => (l ? l[0] : null))))));
 
@@ -57,6 +58,10 @@ export async function overviewTab(body, run, ctx, { onRename }) {
     row('Parent', parent
       ? h('span', link(`/r/${encodeURIComponent(parent.uid)}`, parent.name), h('span.muted', ` (${parent.entity}/${parent.project}/${parent.id})`), ' forked at ', h('strong.fork-step', `_step ${run.fork_step}`))
       : run.parent_uid ? h('span.muted', `${run.parent_uid} (not readable) at _step ${run.fork_step}`) : h('span.muted', 'none: this run started from scratch')),
+    ancestry.length > 1 ? row('Ancestry', h('ol.plain.ancestry', { 'data-testid': 'ancestry' }, [...ancestry].reverse().map((a, i, all) => h('li',
+      link(`/r/${encodeURIComponent(a.uid)}`, a.name), h('span.muted', ` ${a.id}`),
+      i < all.length - 1 ? h('span.muted', ` → forked at _step ${all[i + 1].fork_step}`) : h('span.muted', ` → this run forked at _step ${run.fork_step}`))))) : null,
+    parent ? row('Config vs parent', configDiff(flatten(parent.config), flatten(run.config))) : null,
     row('Children', kids.length
       ? h('ul.plain', kids.map((k) => h('li', link(`/r/${encodeURIComponent(k.uid)}`, k.name), h('span.muted', ` ${k.id}`), ' forked at ', h('strong', `_step ${k.fork_step}`), ' ', stateBadge(k.state))))
       : h('span.muted', 'none')),
@@ -171,4 +176,30 @@ function tagsEditor(run) {
   };
   show();
   return box;
+}
+
+/** The run's parent, grandparent, ... (nearest first), as far as they can be read (at most 50). */
+async function ancestors(run, ctx) {
+  const out = [];
+  let uid = run.parent_uid;
+  const seen = new Set([run.uid]);
+  while (uid && !seen.has(uid) && out.length < 50) {
+    seen.add(uid);
+    const p = await api.run(uid, ctx.signal).catch(() => null);
+    if (!p) break;
+    out.push(p);
+    uid = p.parent_uid;
+  }
+  return out;
+}
+
+/** Config keys the fork changed, added or dropped against its parent. */
+function configDiff(before, after) {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  const rows = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])).map((k) => h('tr', { 'data-key': k },
+    h('td.mono', k),
+    h('td.mono.old', k in before ? value(before[k]) : h('span.muted', '—')),
+    h('td.mono.new', k in after ? value(after[k]) : h('span.muted', 'removed'))));
+  if (!rows.length) return h('span.muted', 'same config as the parent');
+  return h('table.table.config-diff', { 'data-testid': 'config-diff' }, h('thead', h('tr', h('th', 'key'), h('th', 'parent'), h('th', 'this run'))), h('tbody', rows));
 }

@@ -18,7 +18,20 @@ export async function runPage(main, { uid, tab, archive }, ctx) {
   try {
     run = await api.run(uid, ctx.signal);
   } catch (e) {
-    if (e instanceof api.ApiError && e.notFound) e.title = 'Run not found';
+    if (!(e instanceof api.ApiError && e.notFound)) throw e;
+    // /r/<short id>: the run's user-facing id (unique per project only) also opens it.
+    const found = await api.resolve(uid, ctx.signal).catch(() => []);
+    if (found.length === 1) {
+      ctx.navigate(location.pathname.replace(`/r/${encodeURIComponent(uid)}`, `/r/${encodeURIComponent(found[0].uid)}`).replace(`/r/${uid}`, `/r/${found[0].uid}`) + location.search, { replace: true });
+      return;
+    }
+    if (found.length > 1) {
+      ctx.crumbs(h('span', uid));
+      fill(main, h('section.page', h('h1', `Runs with the id ${uid}`), h('p.muted', 'This id names a run in several projects; pick one.'),
+        h('ul.choices', found.map((r) => h('li', link(`/r/${encodeURIComponent(r.uid)}`, `${r.entity}/${r.project}/${r.id}`), h('span.muted', ` ${r.name} · ${r.state}`))))));
+      return;
+    }
+    e.title = 'Run not found';
     throw e;
   }
   const base = `/r/${encodeURIComponent(run.uid)}`;
