@@ -88,7 +88,7 @@ def runs(
     api = _api(ctx, dir)
     console = _console()
     shown = 0
-    for page in api.runs(project, per_page=RUNS_PAGE).pages():
+    for page in api.runs_pages(project, per_page=RUNS_PAGE):
         console.print(render.runs_table(api, page, header=shown == 0))
         shown += len(page)
     if not shown:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from runtree.domain.chunks import Agg
 from runtree.domain.records import Rewind, RunRecord, Segment
+from runtree.domain.runfilter import Node, OrderBy
 from runtree.store.chunked import Piece
 
 # (step, wall-clock timestamp, the whole row including _step/_timestamp/_runtime)
@@ -59,8 +60,16 @@ class Store(Protocol):
         """Runs, oldest first (by created_at, then uid), optionally limited to an entity, a project or the children of a
         run; a page of at most `limit` runs after the run whose (created_at, uid) is `after` (a server-side cursor)."""
 
-    def count_runs(self, entity: str, project: str) -> int:
+    def runs_created(self, entity: str, project: str) -> int:
         """How many runs were ever created in entity/project (a counter: no listing)."""
+
+    def query_runs(
+        self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        """Runs matching a parsed W&B filter (runtree.domain.runfilter), in `order`, one page; evaluated in the database."""
+
+    def count_runs(self, entity: str | None, project: str | None, where: Node | None) -> int:
+        """How many runs query_runs would find without a page limit."""
 
     def update_run(self, uid: str, **fields: Any) -> None:
         """Change stored fields of a run (name, config, summary, state, tags, notes, ...)."""

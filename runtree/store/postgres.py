@@ -41,8 +41,9 @@ from psycopg_pool import ConnectionPool
 
 from runtree.domain.chunks import Agg
 from runtree.domain.records import CRASHED, Rewind, RunRecord, Segment
+from runtree.domain.runfilter import Node, OrderBy
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
-from runtree.store import chunked, migrations
+from runtree.store import chunked, migrations, runquery
 from runtree.store.base import ApiKey, RowIn
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
@@ -239,9 +240,18 @@ class PostgresStore:
         )
         return self._runs(query, args)
 
-    def count_runs(self, entity: str, project: str) -> int:
+    def runs_created(self, entity: str, project: str) -> int:
         found = self._rows("SELECT runs FROM run_counters WHERE entity = %s AND project = %s", (entity, project))
         return int(found[0][0]) if found else 0
+    def query_runs(
+        self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        sql, args = runquery.compile_query("postgres", {"entity": entity, "project": project}, where, order, limit, offset)
+        return self._runs(f"SELECT {_RUN_COLS_SQL} FROM runs" + sql, args)
+
+    def count_runs(self, entity: str | None, project: str | None, where: Node | None) -> int:
+        sql, args = runquery.compile_query("postgres", {"entity": entity, "project": project}, where, None)
+        return int(self._rows("SELECT count(*) FROM runs" + sql, args)[0][0])
 
     def update_run(self, uid: str, **fields: Any) -> None:
         check_fields(fields)

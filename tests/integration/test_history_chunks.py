@@ -117,11 +117,11 @@ def test_aggregates_of_a_fork_equal_those_of_its_rows(store: Store) -> None:
 
 
 def test_run_counter_counts_created_runs(store: Store) -> None:
-    assert store.count_runs("e", "p") == 0
+    assert store.runs_created("e", "p") == 0
     for i in range(3):
         store.create_run(_run(f"u{i}", f"r{i}"), lineage.new_run(f"u{i}"))
-    assert store.count_runs("e", "p") == 3
-    assert store.count_runs("e", "other") == 0
+    assert store.runs_created("e", "p") == 3
+    assert store.runs_created("e", "other") == 0
 
 
 def test_archived_segment_reads_inside_chunks(store: Store) -> None:

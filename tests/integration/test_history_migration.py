@@ -67,7 +67,7 @@ def _check(store: Any) -> None:
     for uid in RUNS:
         assert _canon(store.read_rows(store.read_segments(uid))) == _want(uid), uid
         assert store.last_row(store.read_segments(uid)) == (RUNS[uid] - 1, 50.0 + RUNS[uid] - 1)
-    assert store.count_runs("e", "p") == len(RUNS)
+    assert store.runs_created("e", "p") == len(RUNS)
 
 
 def test_an_old_sqlite_store_converts_in_place(tmp_path: Path) -> None:
@@ -96,7 +96,7 @@ def test_a_conversion_cut_short_goes_on_at_the_next_open(tmp_path: Path) -> None
     store = SqliteStore(path)
     try:
         _check(store)
-        assert store.count_runs("e", "p") == 3
+        assert store.runs_created("e", "p") == 3
     finally:
         store.close()
 
