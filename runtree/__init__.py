@@ -8,10 +8,10 @@ child = runtree.init(project="mnist", fork_from=f"{run.id}?_step=200")
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtree.api import Api
 from runtree.errors import (
     BadForkSpec,
     ConfigError,
@@ -30,6 +30,16 @@ from runtree.errors import (
 from runtree.sdk import run as _run_mod
 from runtree.sdk.run import Run, init
 from runtree.sdk.settings import Settings
+
+if TYPE_CHECKING:
+    from runtree.api import Api
+
+# Public names imported on first use, so `import runtree; runtree.init(); run.log()` loads no pandas, numpy or
+# server code: name -> (module, attribute). A new heavy public name (runtree.Image, ...) is one entry here and
+# one in __all__; tests/unit/test_light_import.py pins what `import runtree` loads.
+_LAZY: dict[str, tuple[str, str]] = {
+    "Api": ("runtree.api", "Api"),
+}
 
 __version__ = "0.1.0"
 
@@ -131,6 +141,11 @@ class _PreInit:
 
 
 def __getattr__(name: str) -> Any:
+    lazy = _LAZY.get(name)
+    if lazy is not None:
+        value = getattr(importlib.import_module(lazy[0]), lazy[1])
+        globals()[name] = value  # later lookups find it without this hook
+        return value
     # runtree.run / runtree.config / runtree.summary follow the current run, as wandb.run etc. do.
     if name in ("run", "config", "summary"):
         run = _run_mod.current()
@@ -146,3 +161,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'runtree' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, "run", "config", "summary"})

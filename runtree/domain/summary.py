@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runtree.domain.chunks import Agg, combine
 from runtree.errors import UsageError
 
 SUMMARY_MODES = ("min", "max", "mean", "first", "last", "best", "copy", "none")
@@ -127,6 +128,19 @@ class SummaryBuilder:
     def add_all(self, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
             self.add(row)
+
+    def absorb(self, aggs: Mapping[str, Agg]) -> None:
+        """History folded elsewhere (per-chunk aggregates combined in step order), as if add() had seen its rows."""
+        for k, a in aggs.items():
+            self.last[k] = a.last
+            if self.overrides:
+                self.overrides.pop(k, None)
+            if not a.count:
+                continue
+            st = self.stats.get(k)
+            mine = None if st is None else Agg(None, st["count"], st["min"], st["max"], st["sum"], st["first"])
+            c = combine(mine, a)
+            self.stats[k] = {"min": c.min, "max": c.max, "sum": c.sum, "count": c.count, "first": c.first}
 
     def set(self, key: str, value: Any) -> None:
         """An explicit `run.summary[key] = value`: wins until `key` is logged again."""

@@ -3,10 +3,9 @@ caller's `convert` (the SDK's media and lists), or is a TypeError."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
-
-import numpy as np
 
 _PLAIN = frozenset((float, int, bool, str, type(None)))
 ALLOWED = "bool, int, float, str, None, numpy scalars and 0-d arrays, or a dict of these"
@@ -49,7 +48,8 @@ def _flatten(data: Mapping[Any, Any], prefix: str, out: dict[str, Any], convert:
 
 def to_scalar(key: str, v: Any) -> Any:
     """Turn a numpy scalar / 0-d array / bool-int-float subclass into a plain Python value."""
-    if isinstance(v, np.generic) or (isinstance(v, np.ndarray) and v.ndim == 0):
+    np = sys.modules.get("numpy")  # a numpy value exists only once numpy is loaded: runtree never loads it here
+    if np is not None and (isinstance(v, np.generic) or (isinstance(v, np.ndarray) and v.ndim == 0)):
         v = v.item()
     elif isinstance(v, bool):
         return bool(v)

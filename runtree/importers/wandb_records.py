@@ -146,7 +146,7 @@ class RunFold:
     def _feed_inherited(self) -> None:
         if self._inherited_pending:
             self._inherited_pending = False
-            self.builder.add_all(self.store.read_rows(self.segments[:-1]))
+            self.builder.absorb(self.store.read_aggregates(self.segments[:-1]))
 
     def take(self, r: Any) -> None:
         """Fold one record in; one whose values do not decode is counted and left out."""

@@ -6,11 +6,10 @@ import dataclasses
 import datetime
 import enum
 import math
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from runtree.errors import ConfigError, RuntreeWarning, UsageError
 from runtree.sdk.writer import NullWriter, Writer
@@ -40,13 +39,14 @@ def _plain(value: Any, key: str = "value", depth: int = 0) -> Any:
         return {_text(key, str(_plain(k, key, depth + 1))): _plain(v, key, depth + 1) for k, v in value.items()}
     if isinstance(value, slice):
         return {"slice_start": value.start, "slice_step": value.step, "slice_stop": value.stop}
-    if isinstance(value, np.ndarray):
+    np = sys.modules.get("numpy")  # a numpy value exists only once numpy is loaded: `import runtree` never loads it
+    if np is not None and isinstance(value, np.ndarray):
         if value.size == 1:
             return _plain(value.reshape(-1)[0], key, depth + 1)
         if value.size <= 32:
             return _plain(value.tolist(), key, depth + 1)
         return _text(key, str(value))  # as wandb: a large array is not kept in a config
-    if isinstance(value, np.generic):
+    if np is not None and isinstance(value, np.generic):
         item = value.item()
         if isinstance(item, np.generic):  # float128, bfloat16, ...: no exact Python type
             item = float(value) if value.dtype.kind == "f" else str(value)

@@ -72,7 +72,7 @@ class Run:
                 max_backlog=settings.max_backlog,
                 final_retry=settings.finish_timeout,
                 heartbeat_interval=settings.heartbeat_interval,
-                base_rows=start.base_rows,
+                base_summary=start.base_summary,
             )
         self.config = Config(rec.config, lambda items: self._writer.set_fields(config=items))
         self.summary = Summary(self._writer)

@@ -17,10 +17,11 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtree.domain.chunks import Agg
 from runtree.domain.summary import SummaryBuilder
 from runtree.errors import RuntreeWarning, UsageError
 from runtree.store.base import Store
@@ -114,7 +115,7 @@ class Writer:
         max_backlog: float = 2.0,
         heartbeat_interval: float = 5.0,
         final_retry: float = FINAL_RETRY,
-        base_rows: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+        base_summary: Callable[[], Mapping[str, Agg]] | None = None,
     ) -> None:
         self.store, self.uid, self.epoch = store, uid, epoch
         self.summary = summary
@@ -126,7 +127,7 @@ class Writer:
         self._slice = MIN_SLICE
         self.heartbeat_interval = heartbeat_interval
         self.final_retry = final_retry
-        self._base_rows = base_rows
+        self._base_summary = base_summary
         self._rows: deque[Row] = deque()
         self._keys: set[str] = set()  # keys of logged rows, checked once each
         self._sizes: deque[int] = deque()  # row_bytes of each queued row, in the same order
@@ -266,11 +267,11 @@ class Writer:
 
     # -- the writer thread -----------------------------------------------------------------
     def _loop(self) -> None:
-        if self._base_rows is not None:
+        if self._base_summary is not None:
             try:
-                rows = self._base_rows()
+                aggs = self._base_summary()  # per-key aggregates of the inherited history: no parent row is read
                 with self._lock:
-                    self.summary.add_all(rows)
+                    self.summary.absorb(aggs)
                 self._summary_dirty = True
             except Exception as e:  # the summary is then built from this run's own rows only
                 log.warning("runtree: could not read inherited history for the summary of %s: %s", self.uid, e)
