@@ -34,13 +34,6 @@ from runtree.sdk.settings import Settings
 if TYPE_CHECKING:
     from runtree.api import Api
 
-# Public names imported on first use, so `import runtree; runtree.init(); run.log()` loads no pandas, numpy or
-# server code: name -> (module, attribute). A new heavy public name (runtree.Image, ...) is one entry here and
-# one in __all__; tests/unit/test_light_import.py pins what `import runtree` loads.
-_LAZY: dict[str, tuple[str, str]] = {
-    "Api": ("runtree.api", "Api"),
-}
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -70,10 +63,13 @@ __all__ = [
     "summary",
 ]
 
-# wandb's other names, imported on first use so `import runtree` stays light: name -> (module, attribute).
+# Public names imported on first use, so `import runtree; runtree.init(); run.log()` loads no pandas, numpy,
+# Pillow or server code: name -> (module, attribute; None for the module itself). A new heavy public name is one
+# entry here; tests/unit/test_light_import.py pins what `import runtree` loads.
 _COMPAT = "runtree.sdk.compat"
 _MEDIA = "runtree.sdk.media"
 _LAZY: dict[str, tuple[str, str | None]] = {
+    "Api": ("runtree.api", "Api"),
     **{n: (_MEDIA, n) for n in ("Image", "Table", "Histogram", "Audio", "Video", "Html", "Object3D", "Molecule", "Plotly")},
     "plot": ("runtree.sdk.media.plot", None),
     "Error": ("runtree.errors", "RuntreeError"),
@@ -141,11 +137,6 @@ class _PreInit:
 
 
 def __getattr__(name: str) -> Any:
-    lazy = _LAZY.get(name)
-    if lazy is not None:
-        value = getattr(importlib.import_module(lazy[0]), lazy[1])
-        globals()[name] = value  # later lookups find it without this hook
-        return value
     # runtree.run / runtree.config / runtree.summary follow the current run, as wandb.run etc. do.
     if name in ("run", "config", "summary"):
         run = _run_mod.current()
@@ -154,11 +145,9 @@ def __getattr__(name: str) -> Any:
         return _PreInit(name) if run is None else getattr(run, name)
     lazy = _LAZY.get(name)
     if lazy is not None:
-        import importlib
-
         module = importlib.import_module(lazy[0])
         value = module if lazy[1] is None else getattr(module, lazy[1])
-        globals()[name] = value
+        globals()[name] = value  # later lookups find it without this hook
         return value
     raise AttributeError(f"module 'runtree' has no attribute {name!r}")
 
