@@ -8,10 +8,10 @@ child = runtree.init(project="mnist", fork_from=f"{run.id}?_step=200")
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtree.api import Api
 from runtree.errors import (
     BadForkSpec,
     ConfigError,
@@ -30,6 +30,9 @@ from runtree.errors import (
 from runtree.sdk import run as _run_mod
 from runtree.sdk.run import Run, init
 from runtree.sdk.settings import Settings
+
+if TYPE_CHECKING:
+    from runtree.api import Api
 
 __version__ = "0.1.0"
 
@@ -60,6 +63,29 @@ __all__ = [
     "summary",
 ]
 
+# Public names imported on first use, so `import runtree; runtree.init(); run.log()` loads no pandas, numpy,
+# Pillow or server code: name -> (module, attribute; None for the module itself). A new heavy public name is one
+# entry here; tests/unit/test_light_import.py pins what `import runtree` loads.
+_COMPAT = "runtree.sdk.compat"
+_MEDIA = "runtree.sdk.media"
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "Api": ("runtree.api", "Api"),
+    **{n: (_MEDIA, n) for n in ("Image", "Table", "Histogram", "Audio", "Video", "Html", "Object3D", "Molecule", "Plotly")},
+    "plot": ("runtree.sdk.media.plot", None),
+    "Error": ("runtree.errors", "RuntreeError"),
+    "restore": (_COMPAT, "restore_file"),
+    "alert": (_COMPAT, "alert_current"),
+    "watch": (_COMPAT, "watch_current"),
+    "unwatch": (_COMPAT, "unwatch_current"),
+    **{
+        n: (_COMPAT, n)
+        for n in (
+            "login", "save", "AlertLevel", "log_artifact", "use_artifact", "log_model", "use_model", "link_model", "Artifact",
+            "setup", "teardown", "require", "mark_preempting", "util", "termlog", "termwarn", "termerror", "sweep", "agent", "controller",
+        )
+    },
+}
+
 
 def _require_run(what: str) -> Run:
     run = _run_mod.current()
@@ -68,7 +94,7 @@ def _require_run(what: str) -> Run:
     return run
 
 
-def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
     """Log to the current run (see Run.log)."""
     _require_run("log").log(data, step=step, commit=commit)
 
@@ -117,4 +143,14 @@ def __getattr__(name: str) -> Any:
         if name == "run":
             return run
         return _PreInit(name) if run is None else getattr(run, name)
+    lazy = _LAZY.get(name)
+    if lazy is not None:
+        module = importlib.import_module(lazy[0])
+        value = module if lazy[1] is None else getattr(module, lazy[1])
+        globals()[name] = value  # later lookups find it without this hook
+        return value
     raise AttributeError(f"module 'runtree' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, "run", "config", "summary"})

@@ -4,23 +4,28 @@ lineage-aware; run.update() saves name, notes, tags, config and summary."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
-
-from runtree.domain import ids, runfilter
+from runtree.domain import chunks, ids, runfilter
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchRun, UsageError
 from runtree.store import ENV_STORE_URLS, default_entity, is_server_url, open_store, resolve_store_url
 from runtree.store.base import Store
+from runtree.store.chunked import Piece
 from runtree.store.reaper import reap
+
+if TYPE_CHECKING:  # pandas and numpy load when a frame is built, not with the Api (the CLI lists runs without them)
+    import numpy as np
+    import pandas as pd
 
 UI_URL = "http://127.0.0.1:8765"  # where `runtree ui` serves an embedded store: its runs' links point there
 
 
 def _frame(rows: list[dict[str, Any]], keys: Sequence[str] | None) -> pd.DataFrame:
+    import pandas as pd
+
     if keys is not None:
         cols = ["_step", *[k for k in keys if k != "_step"]]
         rows = [{k: r[k] for k in cols if k in r} for r in rows if any(k in r for k in keys)]
@@ -39,6 +44,82 @@ def _sample(rows: list[dict[str, Any]], samples: int | None) -> list[dict[str, A
         return [rows[-1]]
     stride = (len(rows) - 1) / (samples - 1)
     return [rows[round(i * stride)] for i in range(samples)]
+
+
+_ABSENT = object()
+
+
+def _part(piece: Piece, k: str, a: int, b: int) -> tuple[bytes, Any, np.ndarray | None]:
+    import numpy as np
+
+    """Key `k` over rows a..b of `piece`: (kind, values, presence mask or None when every row has it)."""
+    if k == "_step" and ("s" in piece.implied or k not in piece.columns):
+        return chunks.INT, np.asarray(piece.steps[a:b], dtype=np.int64), None
+    if k == "_timestamp" and "t" in piece.implied:
+        return chunks.FLOAT, np.asarray(piece.times[a:b], dtype=np.float64), None
+    col = piece.columns[k]
+    n = len(piece.steps)
+    typed = col.kind in (chunks.FLOAT, chunks.INT) and col.raw
+    if col.present is None:
+        if typed:
+            return col.kind, np.frombuffer(col.raw, dtype="<f8" if col.kind == chunks.FLOAT else "<i8")[a:b], None
+        vals = np.empty(b - a, dtype=object)
+        vals[:] = list(col.values[a:b])
+        return chunks.JSON, vals, None
+    mask = np.unpackbits(np.frombuffer(col.present, dtype=np.uint8), bitorder="little")[:n].astype(bool)
+    if typed:
+        full = np.full(n, np.nan)
+        full[mask] = np.frombuffer(col.raw, dtype="<f8" if col.kind == chunks.FLOAT else "<i8")
+        return chunks.FLOAT, full[a:b], mask[a:b]
+    obj = np.full(n, np.nan, dtype=object)
+    obj[mask] = list(col.values)
+    return chunks.JSON, obj[a:b], mask[a:b]
+
+
+def frame_from_pieces(pieces: Iterable[Piece], keys: Sequence[str] | None, samples: int | None = None) -> pd.DataFrame:
+    """A DataFrame of history pieces: typed columns straight from their buffers; absent values NaN (as
+    DataFrame.from_records of the rows gives); with `keys`, the rows holding any of them."""
+    import numpy as np
+    import pandas as pd
+
+    order: dict[str, None] = {} if keys is None else dict.fromkeys(["_step", *[k for k in keys if k != "_step"]])
+    parts: list[tuple[int, dict[str, tuple[bytes, Any, np.ndarray | None]]]] = []
+    for p in pieces:
+        a, b = p.span()
+        if a >= b:
+            continue
+        implied = {"_step", "_timestamp"} if "t" in p.implied else {"_step"}
+        names = [k for k in (p.order or ("_step", *p.columns, "_timestamp")) if k in p.columns or k in implied]
+        if keys is None:
+            order.update(dict.fromkeys(names))
+        got = {k: _part(p, k, a, b) for k in names if k in order}
+        if keys is not None:
+            held = [g[2] for k, g in got.items() if k != "_step" and k in keys]
+            if not held and "_step" not in keys:
+                continue
+            masks = [m for m in held if m is not None]
+            keep = None if "_step" in keys or len(masks) < len(held) else np.logical_or.reduce(masks)
+            if keep is not None and not keep.all():
+                got = {k: (kind, v[keep], None if m is None else m[keep]) for k, (kind, v, m) in got.items()}
+                b = a + int(keep.sum())
+        parts.append((b - a, got))
+    total = sum(n for n, _ in parts)
+    idx = None
+    if samples is not None and 0 < samples < total:
+        idx = np.array([total - 1]) if samples == 1 else np.rint(np.arange(samples) * ((total - 1) / (samples - 1))).astype(np.int64)
+    data: dict[str, Any] = {}
+    for k in order:
+        kinds = {got[k][0] for _, got in parts if k in got}
+        complete = all(k in got and got[k][2] is None for _, got in parts)
+        if kinds and kinds <= {chunks.FLOAT, chunks.INT}:
+            dtype = np.int64 if kinds == {chunks.INT} and complete else np.float64
+            arrays = [got[k][1] if k in got else np.full(n, np.nan) for n, got in parts]
+            col: Any = np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.empty(0, dtype)
+        else:
+            col = [x for n, got in parts for x in (got[k][1] if k in got else [np.nan] * n)]
+            col = pd.Series(col, dtype=object).infer_objects().to_numpy() if col else np.empty(0, dtype=object)
+        data[k] = col if idx is None else col[idx]
+    return pd.DataFrame(data, columns=list(order))
 
 
 class ArchivedSegment:
@@ -258,12 +339,16 @@ class ApiRun:
     def scan_history(
         self, keys: Sequence[str] | None = None, page_size: int = 1000, min_step: int | None = None, max_step: int | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Every visible row (inherited ones included) in step order, as dicts."""
-        for row in self._store.read_rows(self.segments, min_step, max_step):
-            if keys is None:
-                yield row
-            elif any(k in row for k in keys):
-                yield {k: row[k] for k in ("_step", *keys) if k in row}
+        """Every visible row (inherited ones included) in step order, as dicts; with `keys`, only the rows holding
+        any of them, cut down to _step and them (only those columns are read)."""
+        if keys is None:
+            yield from self._store.read_rows(self.segments, min_step, max_step)
+            return
+        wanted = ("_step", *[k for k in keys if k != "_step"])
+        for piece in self._store.read_pieces(self.segments, list(wanted), min_step, max_step):
+            for row in piece.rows():
+                if any(k in row for k in keys):
+                    yield {k: row[k] for k in wanted if k in row}
 
     def history(
         self,
@@ -274,17 +359,24 @@ class ApiRun:
         min_step: int | None = None,
         max_step: int | None = None,
     ) -> Any:
-        """The visible history as a DataFrame ordered by _step (inherited rows included)."""
+        """The visible history as a DataFrame ordered by _step (inherited rows included); with `keys`, only the rows
+        holding any of them, and only their columns are read (built from typed arrays, no Python object per point)."""
+        if pandas:
+            wanted = None if keys is None else ["_step", *[k for k in keys if k != "_step"]]
+            return frame_from_pieces(self._store.read_pieces(self.segments, wanted, min_step, max_step), keys, samples)
         rows = list(self._store.read_rows(self.segments, min_step, max_step))
         if keys is not None:
             rows = [r for r in rows if any(k in r for k in keys)]
-        rows = _sample(rows, samples)
-        return _frame(rows, keys) if pandas else rows
+        return _sample(rows, samples)
 
     def system_metrics(self, pandas: bool = True) -> Any:
         """System metrics of the visible history (inherited up to the fork moment), against time."""
         rows = [{"_timestamp": ts, **values} for ts, values in self._store.read_system(self.segments)]
-        return pd.DataFrame.from_records(rows) if pandas else rows
+        if not pandas:
+            return rows
+        import pandas as pd
+
+        return pd.DataFrame.from_records(rows)
 
     def logs(self) -> list[dict[str, Any]]:
         """Console lines of the visible history, in order."""
@@ -391,6 +483,28 @@ class Api:
         where = runfilter.parse_filter(filters)
         recs = reap(self.store, self.store.query_runs(entity, project, where, runfilter.parse_order(order)))
         return [ApiRun(self, r) for r in recs]
+
+    def runs_pages(self, path: str | None = None, per_page: int = 200) -> Iterator[list[ApiRun]]:
+        """Runs of 'entity/project' or 'project' (all when None) in creation order, a page at a time as the store's
+        cursor hands them out (Store.list_runs(limit, after)): the first page comes before the rest is read."""
+        entity = project = None
+        if path:
+            parts = path.strip("/").split("/")
+            if len(parts) > 2:
+                raise UsageError(f"runs({path!r}): expected 'entity/project' or 'project'")
+            entity, project = (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+        if per_page < 1:
+            raise UsageError(f"runs_pages(per_page={per_page!r}): give a positive number of runs per page")
+        after: tuple[float, str] | None = None
+        while True:
+            recs = self.store.list_runs(entity, project, limit=per_page, after=after)
+            if after is not None:  # a server that does not page sends every run, every time
+                recs = [r for r in recs if (r.created_at, r.uid) > after]
+            if recs:
+                yield [ApiRun(self, r) for r in reap(self.store, recs)]
+                after = (recs[-1].created_at, recs[-1].uid)
+            if len(recs) != per_page:
+                return
 
     def close(self) -> None:
         """Close the connection this Api opened for its own key (a shared store stays open)."""

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from runtree import demo as demo_mod
 from runtree import render
 from runtree.api import Api
 from runtree.errors import RuntreeError, StoreError, UsageError
@@ -85,16 +84,21 @@ def runs(
     project: Annotated[str | None, typer.Argument(help="'project' or 'entity/project'; all runs when left out.")] = None,
     dir: DirOption = None,
 ) -> None:
-    """List runs: id, name, state, parent, fork step, last step, created."""
+    """List runs: id, name, state, parent, fork step, last step, created. Drawn a page at a time, the first at once."""
     api = _api(ctx, dir)
-    found = api.runs(project)
-    if not found:
+    console = _console()
+    shown = 0
+    for page in api.runs_pages(project, per_page=RUNS_PAGE):
+        console.print(render.runs_table(api, page, header=shown == 0))
+        shown += len(page)
+    if not shown:
         where = f"project {project!r}" if project else "the store"
         if project:
             raise UsageError(f"no runs in {where} ({api.store.url})")
         print(f"no runs in {where} ({api.store.url})", file=sys.stderr)
-        return
-    _console().print(render.runs_table(api, found))
+
+
+RUNS_PAGE = 200  # runs per page of `runtree runs`: the first page is drawn while the next is fetched
 
 
 @app.command()
@@ -197,6 +201,8 @@ def demo(
     directory = dir or ctx.obj or os.environ.get("RUNTREE_DIR") or "runtree"
     if "://" in str(directory) or str(directory).endswith(".db"):
         raise UsageError(f"demo --dir {directory!r}: the demo writes to the embedded store in a directory; give the directory")
+    from runtree import demo as demo_mod  # numpy, only for the demo's model: `runtree runs` starts without it
+
     result = demo_mod.run_demo(Path(directory).resolve(), steps=steps)
     demo_mod.show(result, _console())
     # Piped or scripted (CI, tests), the demo must end rather than serve forever; in a terminal it opens the UI.

@@ -5,7 +5,8 @@ RuntreeError
 │   ├── BadForkSpec        "abc?_step=x": a malformed fork/rewind moment
 │   ├── ConflictingOptions fork_from with resume_from, ids that disagree, ...
 │   ├── StepNotMonotonic   a custom step metric whose values go down
-│   └── ConfigError        a config value changed without allow_val_change=True
+│   ├── ConfigError        a config value changed without allow_val_change=True
+│   └── BadMediaValue      a `_type` value (image-file, histogram, ...) of the wrong shape
 ├── NoSuchRun             (also a LookupError) an id, uid or path that names no run
 ├── NoSuchFile            (also a FileNotFoundError) a run file the run does not have
 ├── RunExists             an id already taken in entity/project
@@ -38,6 +39,10 @@ class ConflictingOptions(UsageError):
 
 class StepNotMonotonic(UsageError):
     """A custom step metric whose values decrease, so no fork point can be named by it."""
+
+
+class BadMediaValue(UsageError):
+    """A W&B `_type` value (image-file, histogram, ...) whose shape is wrong; the message names the key and field."""
 
 
 class NoSuchRun(RuntreeError, LookupError):

@@ -16,17 +16,18 @@ from runtree.errors import NoSuchRun
 STATE_STYLES = {"finished": "green", "running": "cyan", "failed": "red", "crashed": "bold red"}
 
 
-def runs_table(api: Api, runs: Sequence[ApiRun]) -> Table:
-    """One row per run: id, name, state, parent id, fork step, last step, created."""
+def runs_table(api: Api, runs: Sequence[ApiRun], header: bool = True) -> Table:
+    """One row per run: id, name, state, parent id, fork step, last step, created. Columns have fixed minimum
+    widths, so the tables of successive pages (header=False after the first) line up."""
     by_uid = {r.uid: r for r in runs}
-    table = Table(show_edge=False, header_style="bold")
-    table.add_column("id", no_wrap=True)
-    table.add_column("name", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("parent", no_wrap=True)
-    table.add_column("fork step", justify="right", no_wrap=True)
-    table.add_column("last step", justify="right", no_wrap=True)
-    table.add_column("created", no_wrap=True)
+    table = Table(show_edge=False, header_style="bold", show_header=header)
+    table.add_column("id", no_wrap=True, min_width=8)
+    table.add_column("name", no_wrap=True, min_width=24)
+    table.add_column("state", no_wrap=True, min_width=8)
+    table.add_column("parent", no_wrap=True, min_width=8)
+    table.add_column("fork step", justify="right", no_wrap=True, min_width=9)
+    table.add_column("last step", justify="right", no_wrap=True, min_width=9)
+    table.add_column("created", no_wrap=True, min_width=16)
     for run in runs:
         table.add_row(
             run.id,

@@ -13,9 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runtree.domain.chunks import Agg, combine
 from runtree.errors import UsageError
 
-SUMMARY_MODES = ("min", "max", "mean", "first", "last", "none")
+SUMMARY_MODES = ("min", "max", "mean", "first", "last", "best", "copy", "none")
+GOALS = {"minimize": "min", "min": "min", "maximize": "max", "max": "max"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +28,31 @@ class MetricDef:
     step_metric: str | None = None
     summary: tuple[str, ...] = ()
     hidden: bool = False
+    goal: str | None = None  # "minimize" | "maximize": which of min/max summary="best" keeps (wandb before 0.2x)
 
     def to_json(self) -> dict[str, Any]:
-        return {"step_metric": self.step_metric, "summary": list(self.summary), "hidden": self.hidden}
+        d: dict[str, Any] = {"step_metric": self.step_metric, "summary": list(self.summary), "hidden": self.hidden}
+        if self.goal is not None:
+            d["goal"] = self.goal
+        return d
 
     @staticmethod
     def from_json(name: str, data: Mapping[str, Any]) -> MetricDef:
-        return MetricDef(name, data.get("step_metric"), tuple(data.get("summary") or ()), bool(data.get("hidden")))
+        goal = data.get("goal")
+        summary = tuple(data.get("summary") or ())
+        return MetricDef(name, data.get("step_metric"), summary, bool(data.get("hidden")), goal if isinstance(goal, str) else None)
+
+
+def parse_goal(name: str, goal: str | None, modes: tuple[str, ...]) -> str | None:
+    """'minimize' | 'maximize' (or 'min' | 'max'); summary='best' needs one."""
+    if goal is None:
+        if "best" in modes:
+            raise UsageError(f"define_metric({name!r}, summary='best') needs goal='minimize' or goal='maximize'")
+        return None
+    g = GOALS.get(str(goal).lower())
+    if g is None:
+        raise UsageError(f"define_metric({name!r}, goal={goal!r}): allowed: 'minimize', 'maximize'")
+    return "minimize" if g == "min" else "maximize"
 
 
 def parse_summary_modes(name: str, summary: str | None) -> tuple[str, ...]:
@@ -109,6 +129,19 @@ class SummaryBuilder:
         for row in rows:
             self.add(row)
 
+    def absorb(self, aggs: Mapping[str, Agg]) -> None:
+        """History folded elsewhere (per-chunk aggregates combined in step order), as if add() had seen its rows."""
+        for k, a in aggs.items():
+            self.last[k] = a.last
+            if self.overrides:
+                self.overrides.pop(k, None)
+            if not a.count:
+                continue
+            st = self.stats.get(k)
+            mine = None if st is None else Agg(None, st["count"], st["min"], st["max"], st["sum"], st["first"])
+            c = combine(mine, a)
+            self.stats[k] = {"min": c.min, "max": c.max, "sum": c.sum, "count": c.count, "first": c.first}
+
     def set(self, key: str, value: Any) -> None:
         """An explicit `run.summary[key] = value`: wins until `key` is logged again."""
         self.overrides[key] = value
@@ -122,7 +155,7 @@ class SummaryBuilder:
         out: dict[str, Any] = {}
         for k, v in self.last.items():
             modes = self._modes_for(k) if self.defs else ()
-            if not modes:
+            if not modes or modes == ("copy",):
                 out[k] = v
             elif "none" in modes:
                 continue
@@ -132,6 +165,11 @@ class SummaryBuilder:
                 for m in modes:
                     if m == "last":
                         entry["last"] = v
+                    elif m == "copy":
+                        continue
+                    elif m == "best" and st is not None:
+                        d = match_def(self.defs, k)
+                        entry["best"] = st["max"] if d is not None and d.goal == "maximize" else st["min"]
                     elif st is not None:
                         entry[m] = st["sum"] / st["count"] if m == "mean" else st[m]
                 out[k] = entry

@@ -29,8 +29,9 @@ How they become runtree runs:
   parent's, as runtree forks do. define_metric records become `metric_defs` (`best` maps to min or
   max by the goal, `copy` to last).
 - History rows keep their values exactly (NaN and ±inf included); nested dicts are flattened to
-  dotted keys as runtree.log does; W&B media objects (`{"_type": "image", ...}`) and lists cannot be
-  runtree values: they are left out and counted in the report.
+  dotted keys as runtree.log does; lists are kept; W&B media values (`{"_type": "image-file", ...}`)
+  are kept whole (wandb's core splits them into `img._type`, `img.path`, ... items) and the files they
+  name are stored from the run's `files/` folder as the run's media (a missing file is counted).
 - Summary: W&B's own (the summary records folded in order) with `_step`, `_runtime` and `_timestamp`
   from the last row. Without summary records it is computed with SummaryBuilder. For a fork or a
   rewind, metrics the run logged itself are summarised over its whole visible history, inherited rows
@@ -374,6 +375,7 @@ def _import_source(store: Store, src: _Source, pb: ModuleType, tick: Callable[[R
         store.create_run(rec, segments)
 
     imp = RunFold(store, rec.uid, epoch, segments, above, src.run_id, src.start_time)
+    imp.files_dir = src.file.parent / "files"
     imp.start_summary(base_defs)
     imp.defs = dict(base_defs)
     for r in scan:

@@ -2,7 +2,8 @@
 definitions, summary, system samples, console lines and the exit.
 
 Values are decoded exactly (NaN and ±inf included); nested dicts are flattened to dotted keys as
-runtree.log does; W&B media objects and lists, which runtree cannot hold, are counted and left out.
+runtree.log does; lists are kept, and W&B media values whole, their files stored with the run
+(runtree.importers.wandb_media).
 Console output is replayed as a terminal shows it, so `\\r` progress bars keep only what was last drawn.
 """
 
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from runtree.domain import wandb_format
+from runtree.domain.media import MediaFile, is_media
 from runtree.domain.records import CRASHED, FAILED, FINISHED, Segment
 from runtree.domain.summary import MetricDef, SummaryBuilder
+from runtree.importers.wandb_media import nest_media, tie_files
 from runtree.store.base import RowIn, Store
 
 _BATCH = 2000  # rows, samples or lines per store call
@@ -130,6 +134,8 @@ class RunFold:
         self._encoded: dict[str, str] = {}
         self.bad = 0
         self.bad_example = ""
+        self.files_dir: Path | None = None  # the run's files/ folder, where its media files are
+        self.media: tuple[list[MediaFile], dict[str, bytes]] = ([], {})
 
     def start_summary(self, defs: dict[str, dict[str, Any]]) -> None:
         """Summarise under the inherited definitions; the inherited rows are fed in at the first own row,
@@ -140,7 +146,7 @@ class RunFold:
     def _feed_inherited(self) -> None:
         if self._inherited_pending:
             self._inherited_pending = False
-            self.builder.add_all(self.store.read_rows(self.segments[:-1]))
+            self.builder.absorb(self.store.read_aggregates(self.segments[:-1]))
 
     def take(self, r: Any) -> None:
         """Fold one record in; one whose values do not decode is counted and left out."""
@@ -224,8 +230,13 @@ class RunFold:
                 e = enc[k] = json.dumps(k)
             parts.append(f"{e}:{item.value_json}")
         row: dict[str, Any] = {}
-        for k, v in json.loads("{" + ",".join(parts) + "}").items():
-            if isinstance(v, dict | list):
+        decoded = json.loads("{" + ",".join(parts) + "}")
+        if any(k.endswith("._type") for k in decoded):
+            decoded = nest_media(decoded)
+        for k, v in decoded.items():
+            if isinstance(v, list) or is_media(v):
+                row[k] = v
+            elif isinstance(v, dict):
                 _scalars(k, v, row, self.left_out)
             else:
                 row[k] = v
@@ -240,6 +251,16 @@ class RunFold:
             return
         ts = row.get("_timestamp")
         ts = float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else self.last_time
+        if self.files_dir is not None:
+            for k, v in row.items():
+                if is_media(v):
+                    files, blobs, missing = tie_files(step, k, v, self.files_dir)
+                    self.media[0].extend(files)
+                    self.media[1].update(blobs)
+                    if missing:
+                        self.left_out["missing media file"] = self.left_out.get("missing media file", 0) + missing
+            if len(self.media[1]) >= 64:
+                self._flush()
         self.rows.append((step, ts, row))
         self._feed_inherited()
         self.builder.add(row)
@@ -258,6 +279,9 @@ class RunFold:
 
     def _flush(self) -> None:
         uid, epoch = self.uid, self.epoch
+        if self.media[0]:
+            self.store.put_media(uid, epoch, *self.media)  # before the rows that name them
+            self.media = ([], {})
         if self.rows:
             self.store.append_rows(uid, epoch, self.rows)
             self.rows = []
@@ -278,7 +302,7 @@ class RunFold:
         self._flush()
 
     def wandb_summary(self) -> dict[str, Any]:
-        """The folded summary records, decoded; W&B media objects and undecodable values left out."""
+        """The folded summary records, decoded (media values put back together); undecodable values left out."""
         out: dict[str, Any] = {}
         for k, text in self.summary.items():
             try:
@@ -286,11 +310,8 @@ class RunFold:
             except ValueError:
                 self.bad += 1
                 continue
-            if isinstance(value, dict) and isinstance(value.get("_type"), str):
-                self.left_out[value["_type"]] = self.left_out.get(value["_type"], 0) + 1
-                continue
             out[k] = value
-        return out
+        return nest_media(out) if any(k.endswith("._type") for k in out) else out
 
     def final_summary(self, inherits: bool) -> dict[str, Any]:
         self._feed_inherited()

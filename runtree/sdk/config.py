@@ -6,11 +6,10 @@ import dataclasses
 import datetime
 import enum
 import math
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from runtree.errors import ConfigError, RuntreeWarning, UsageError
 from runtree.sdk.writer import NullWriter, Writer
@@ -40,13 +39,14 @@ def _plain(value: Any, key: str = "value", depth: int = 0) -> Any:
         return {_text(key, str(_plain(k, key, depth + 1))): _plain(v, key, depth + 1) for k, v in value.items()}
     if isinstance(value, slice):
         return {"slice_start": value.start, "slice_step": value.step, "slice_stop": value.stop}
-    if isinstance(value, np.ndarray):
+    np = sys.modules.get("numpy")  # a numpy value exists only once numpy is loaded: `import runtree` never loads it
+    if np is not None and isinstance(value, np.ndarray):
         if value.size == 1:
             return _plain(value.reshape(-1)[0], key, depth + 1)
         if value.size <= 32:
             return _plain(value.tolist(), key, depth + 1)
         return _text(key, str(value))  # as wandb: a large array is not kept in a config
-    if isinstance(value, np.generic):
+    if np is not None and isinstance(value, np.generic):
         item = value.item()
         if isinstance(item, np.generic):  # float128, bfloat16, ...: no exact Python type
             item = float(value) if value.dtype.kind == "f" else str(value)
@@ -176,8 +176,34 @@ class Config:
         return dict(self._items)
 
 
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """{'a.b': 1, 'a.c': 2} -> {'a': {'b': 1, 'c': 2}}: the nested view wandb's run.summary gives."""
+    out: dict[str, Any] = {}
+    for k, v in flat.items():
+        *parents, leaf = k.split(".")
+        node = out
+        for p in parents:
+            nxt = node.get(p)
+            if not isinstance(nxt, dict) or "_type" in nxt:
+                nxt = node[p] = {}
+            node = nxt
+        node[leaf] = v
+    return out
+
+
+def _flatten(key: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, Mapping) and value and "_type" not in value:
+        for k, v in value.items():
+            _flatten(f"{key}.{k}", v, out)
+    else:
+        out[key] = _plain(value, key)
+
+
 class Summary:
-    """run.summary: the last value of each metric (or define_metric's min/max/mean/...), settable by hand."""
+    """run.summary: the last value of each metric (or define_metric's min/max/mean/...), settable by hand.
+
+    Stored flat, as history is ({'a.b': 1}, also what the wandb client's nested keys become on the server); read
+    nested as wandb's run.summary is: summary['a'] == {'b': 1}, and summary['a.b'] works too."""
 
     def __init__(self, writer: Writer | NullWriter) -> None:
         self._writer = writer
@@ -187,48 +213,74 @@ class Summary:
         with self._writer._lock:
             return self._writer.summary.result()
 
+    def _top(self) -> dict[str, Any]:
+        return _nest(self._current())
+
     def __getitem__(self, key: str) -> Any:
-        return self._current()[key]
+        flat = self._current()
+        if key in flat:
+            return flat[key]
+        prefix = key + "."
+        sub = {k[len(prefix) :]: v for k, v in flat.items() if k.startswith(prefix)}
+        if not sub:
+            raise KeyError(key)
+        return _nest(sub)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._writer.sync()
-        with self._writer._lock:
-            self._writer.summary.set(key, _plain(value, key))
-        self._writer.touch_summary()
+        self.update({key: value})
 
     def __delitem__(self, key: str) -> None:
         self._writer.sync()
         with self._writer._lock:
-            self._writer.summary.remove(key)
+            b = self._writer.summary
+            for k in [k for k in b.result() if k == key or k.startswith(key + ".")]:
+                b.remove(k)
         self._writer.touch_summary()
 
     def __contains__(self, key: object) -> bool:
-        return key in self._current()
+        flat = self._current()
+        return key in flat or (isinstance(key, str) and any(k.startswith(key + ".") for k in flat))
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._current())
+        return iter(self._top())
 
     def __len__(self) -> int:
-        return len(self._current())
+        return len(self._top())
 
     def __repr__(self) -> str:
-        return f"Summary({self._current()!r})"
+        return f"Summary({self._top()!r})"
 
     def keys(self) -> list[str]:
-        return list(self._current())
+        return list(self._top())
 
     def items(self) -> list[tuple[str, Any]]:
-        return list(self._current().items())
+        return list(self._top().items())
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._current().get(key, default)
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
     def update(self, d: Mapping[str, Any]) -> None:
+        flat: dict[str, Any] = {}
+        for k, v in d.items():
+            if hasattr(v, "_log_type") and hasattr(v, "encode"):
+                raise UsageError(
+                    f"run.summary[{k!r}] = {type(v).__name__}(...): runtree stores media through run.log(); "
+                    "the summary then holds its last logged value"
+                )
+            _flatten(str(k), v, flat)
         self._writer.sync()
         with self._writer._lock:
-            for k, v in d.items():
-                self._writer.summary.set(k, _plain(v, k))
+            b = self._writer.summary
+            for k, v in d.items():  # a nested dict replaces what was under its key, as in wandb
+                if isinstance(v, Mapping) and "_type" not in v:
+                    for old in [x for x in b.result() if x.startswith(f"{k}.")]:
+                        b.remove(old)
+            for k, v in flat.items():
+                b.set(k, v)
         self._writer.touch_summary()
 
     def as_dict(self) -> dict[str, Any]:
-        return self._current()
+        return self._top()

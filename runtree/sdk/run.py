@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from runtree.domain import ids
 from runtree.domain.records import FAILED, FINISHED, Segment
 from runtree.domain.steps import STEP_LIMIT, StepCounter
-from runtree.domain.summary import MetricDef, SummaryBuilder, parse_summary_modes
+from runtree.domain.summary import MetricDef, SummaryBuilder, parse_goal, parse_summary_modes
 from runtree.domain.values import check_row
 from runtree.errors import DataNotStored, RuntreeWarning, UsageError
 from runtree.sdk import settings as settings_mod
@@ -72,7 +72,7 @@ class Run:
                 max_backlog=settings.max_backlog,
                 final_retry=settings.finish_timeout,
                 heartbeat_interval=settings.heartbeat_interval,
-                base_rows=start.base_rows,
+                base_summary=start.base_summary,
             )
         self.config = Config(rec.config, lambda items: self._writer.set_fields(config=items))
         self.summary = Summary(self._writer)
@@ -82,6 +82,19 @@ class Run:
         self._finished = False
         self._lock = threading.Lock()
         self._context: list[Any] = []  # system sampler, console capture: stopped at finish
+        self._converter: Any = None  # runtree.sdk.media.rows.Converter, made at the first value that is not a scalar
+        self._saved: list[tuple[str, str]] = []  # run.save() globs stored again at finish
+        self._alerts: list[dict[str, Any]] = []
+        self._alert_times: dict[str, float] = {}
+        self._watched: list[tuple[Any, list[Any]]] = []
+
+    def _convert(self, key: str, value: Any) -> Any:
+        """check_row's hook for media, lists and arrays (imports the media code only when first needed)."""
+        if self._converter is None:
+            from runtree.sdk.media.rows import Converter
+
+            self._converter = Converter()
+        return self._converter(key, value)
 
     # -- identity ----------------------------------------------------------------------------
     @property
@@ -182,7 +195,27 @@ class Run:
 
     @property
     def url(self) -> str | None:
-        return None
+        """The run's page in the web UI: on its server, else on `runtree ui` (http://127.0.0.1:8765)."""
+        return self.get_url()
+
+    def get_url(self) -> str | None:
+        return f"{self._ui_base()}/r/{self.uid}"
+
+    @property
+    def project_url(self) -> str | None:
+        return self.get_project_url()
+
+    def get_project_url(self) -> str | None:
+        return f"{self._ui_base()}/p/{self.entity}/{self.project}"
+
+    def project_name(self) -> str:
+        return self.project
+
+    def _ui_base(self) -> str:
+        url = self._store.url if self._store is not None else ""
+        if url.startswith(("http://", "https://")):
+            return url.rstrip("/")
+        return "http://127.0.0.1:8765"  # `runtree ui`'s default address (runtree.server.ui.DEFAULT_PORT)
 
     @property
     def forked_from(self) -> dict[str, Any] | None:
@@ -205,11 +238,13 @@ class Run:
         return list(self._segments)
 
     # -- logging -----------------------------------------------------------------------------
-    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
-        """Log a dict of metrics at the current step (or `step`), as wandb.log does."""
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
+        """Log a dict of metrics at the current step (or `step`), as wandb.log does (`sync` is ignored, as in wandb)."""
         if self._finished:
             raise UsageError(f"run {self.path} is finished; log() after finish() is not stored")
-        row = check_row(data)
+        row = check_row(data, self._convert)
+        if self._converter is not None and self._converter.found:
+            self._writer.hold(self._converter.take_held())
         now = time.time()
         counter = self._counter
         if step is None and commit is None and not counter.pending:
@@ -244,7 +279,7 @@ class Run:
     def define_metric(
         self,
         name: str,
-        step_metric: str | None = None,
+        step_metric: str | MetricDef | None = None,
         step_sync: bool | None = None,
         hidden: bool | None = None,
         summary: str | None = None,
@@ -256,9 +291,12 @@ class Run:
             raise UsageError(f"define_metric() needs a metric name, got {name!r}")
         if name.endswith("*") and "*" in name[:-1]:
             raise UsageError(f"define_metric({name!r}): only a trailing '*' glob is supported")
+        if isinstance(step_metric, MetricDef):
+            step_metric = step_metric.name  # as wandb accepts a Metric
         if step_metric is not None and (not isinstance(step_metric, str) or not step_metric):
             raise UsageError(f"define_metric({name!r}, step_metric={step_metric!r}): step_metric must be a metric name")
-        d = MetricDef(name, step_metric, parse_summary_modes(name, summary), bool(hidden))
+        modes = parse_summary_modes(name, summary)
+        d = MetricDef(name, step_metric, modes, bool(hidden), parse_goal(name, goal, modes))
         self._defs[name] = d
         with self._writer._lock:
             self._writer.summary.define(d)
@@ -277,6 +315,12 @@ class Run:
                 part.stop()
             except Exception as e:  # a broken sampler must not lose the run's history
                 warnings.warn(f"runtree: stopping {type(part).__name__} failed: {e}", RuntreeWarning, stacklevel=2)
+        if self._watched:
+            self.unwatch()
+        for pattern, base in self._saved:  # save(policy='live'|'end'): the files as they are at the end
+            from runtree.sdk import compat
+
+            compat.save_files(self, pattern, base, "now")
         for s, r in self._counter.flush():
             r["_step"] = s
             self._writer.put(s, r["_timestamp"], r)
@@ -303,9 +347,97 @@ class Run:
     def __repr__(self) -> str:
         return f"<runtree.Run {self.path} uid={self.uid} name={self.name!r}>"
 
-    # wandb compatibility
+    # -- the rest of wandb's Run (runtree.sdk.compat) ------------------------------------------
     def mark_preempting(self) -> None:
         pass
+
+    def save(self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None, policy: str = "live") -> list[str]:
+        """Store the files matching glob_str with the run (named relative to base_path); again at finish unless policy='now'."""
+        from runtree.sdk import compat
+
+        return compat.save_files(self, glob_str, base_path, policy)
+
+    def restore(self, name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
+        """A file stored with this run (or with run_path), written under root (the run's dir) and opened."""
+        from runtree.sdk import compat
+
+        return compat.restore(self, name, run_path, replace, root)
+
+    def log_code(
+        self,
+        root: str | None = ".",
+        name: str | None = None,
+        include_fn: Any = None,
+        exclude_fn: Any = None,
+    ) -> None:
+        """Store the source files under root (*.py unless include_fn says otherwise) as the run's files code/<path>."""
+        from runtree.sdk import compat
+
+        base = Path(root or ".")
+        for p in compat.code_files(base, include_fn, exclude_fn):
+            try:
+                self._writer.put_file(f"code/{p.relative_to(base).as_posix()}", p.read_bytes())
+            except OSError as e:
+                warnings.warn(f"runtree: log_code could not read {p}: {e}", RuntreeWarning, stacklevel=2)
+
+    def alert(self, title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+        """Record an alert with the run (alerts.json) and print it; runtree sends no e-mail or Slack message."""
+        from runtree.sdk import compat
+
+        compat.alert(self, title, text, level, wait_duration)
+
+    def watch(
+        self,
+        models: Any,
+        criterion: Any = None,
+        log: str | None = "gradients",
+        log_freq: int = 1000,
+        idx: int | None = None,
+        log_graph: bool = False,
+    ) -> None:
+        """Log histograms of torch models' gradients (and/or parameters) every log_freq backward passes."""
+        from runtree.sdk import compat
+
+        compat.watch(self, models, criterion, log, log_freq, idx, log_graph)
+
+    def unwatch(self, models: Any = None) -> None:
+        from runtree.sdk import compat
+
+        compat.unwatch(self, models)
+
+    def status(self) -> Any:
+        """How much of what was logged is stored (RunStatus: sync_items_total, sync_items_pending, sync_time)."""
+        from runtree.sdk import compat
+
+        w = self._writer
+        queued = getattr(w, "_queued", 0)
+        pending = queued - getattr(w, "_written", queued)
+        return compat.RunStatus(queued, pending, None)
+
+    def log_artifact(self, *args: Any, **kwargs: Any) -> Any:
+        from runtree.sdk import compat
+
+        return compat.log_artifact(*args, **kwargs)
+
+    def use_artifact(self, *args: Any, **kwargs: Any) -> Any:
+        from runtree.sdk import compat
+
+        return compat.use_artifact(*args, **kwargs)
+
+    def log_model(self, *args: Any, **kwargs: Any) -> Any:
+        from runtree.sdk import compat
+
+        return compat.log_model(*args, **kwargs)
+
+    def use_model(self, *args: Any, **kwargs: Any) -> Any:
+        from runtree.sdk import compat
+
+        return compat.use_model(*args, **kwargs)
+
+    def link_model(self, *args: Any, **kwargs: Any) -> Any:
+        from runtree.sdk import compat
+
+        return compat.link_model(*args, **kwargs)
 
 
 def _check_step(step: Any) -> int:
@@ -391,9 +523,15 @@ def init(
     anonymous: str | None = None,
     sync_tensorboard: bool | None = None,
     monitor_gym: bool | None = None,
+    magic: Any = None,
+    force: bool | None = None,
+    tensorboard: bool | None = None,
 ) -> Run:
-    """Start (or resume, fork, rewind) a run and make it the current one. Same arguments as wandb.init."""
+    """Start (or resume, fork, rewind) a run and make it the current one. Same arguments as wandb.init
+    (`config` may also be the path of a YAML file, as in wandb; `magic`, `force` and `tensorboard` are accepted and ignored)."""
     global _current
+    if isinstance(config, str | os.PathLike):
+        config = _config_file(config)
     s = settings_mod.resolve(settings, dir=str(dir) if dir is not None else None, mode=mode, entity=entity, project=project)
     if run_id_env := os.environ.get("RUNTREE_RUN_ID") or os.environ.get("WANDB_RUN_ID"):
         id = id or run_id_env
@@ -456,6 +594,29 @@ def init(
         if policy != "create_new":
             _current = run
         return run
+
+
+def _config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A config YAML file as wandb reads one: `key: value`, or wandb's `key: {value: v, desc: ...}` form."""
+    try:
+        import yaml
+    except ImportError as e:  # pragma: no cover - PyYAML comes with uvicorn[standard]
+        raise UsageError(f"init(config={os.fspath(path)!r}): reading a YAML config needs PyYAML (pip install pyyaml)") from e
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise UsageError(f"init(config={os.fspath(path)!r}): cannot read the config file: {e}") from e
+    except yaml.YAMLError as e:
+        raise UsageError(f"init(config={os.fspath(path)!r}): not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise UsageError(f"init(config={os.fspath(path)!r}): the file must hold a mapping of keys to values")
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if k == "wandb_version" or str(k).startswith("_wandb"):
+            continue
+        out[str(k)] = v["value"] if isinstance(v, dict) and "value" in v else v
+    return out
 
 
 def _reinit_policy(reinit: bool | str | None) -> str:

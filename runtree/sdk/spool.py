@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shutil
 import sys
 import threading
 import time
@@ -107,6 +108,9 @@ class SpoolingStore:
     def put_file(self, uid: str, name: str, data: bytes) -> None:
         self._write("put_file", uid, name, data)
 
+    def put_media(self, uid: str, epoch: int, files: Any, data: Any) -> None:
+        self._write("put_media", uid, epoch, files, data)
+
     def __getattr__(self, name: str) -> Any:
         # Anything else (reads) is the server's.
         return getattr(self.remote, name)
@@ -172,6 +176,7 @@ class SpoolingStore:
         if path is not None:
             for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
                 p.unlink(missing_ok=True)
+            shutil.rmtree(path.with_suffix(".files"), ignore_errors=True)  # its media blobs (SqliteStore keeps them there)
         log.warning("runtree: the server answers again; run %s's spool is drained", self.uid)
         return True
 

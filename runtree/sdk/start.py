@@ -2,7 +2,8 @@
 
 The lineage work (find the moment, check it, record segments) is runtree.store.forking's, shared with the
 server and the importers; this module adds what a logging process needs: options checked together, its
-host/pid on the run, the step to go on from, and the inherited rows its summary continues from.
+host/pid on the run, the step to go on from, and the aggregates of the inherited history its summary continues
+from (combined per chunk by the store, so a fork of a long run reads no rows of it).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from runtree.domain import ids, lineage
+from runtree.domain.chunks import Agg
 from runtree.domain.forkspec import STEP, ForkSpec, parse_forkspec
 from runtree.domain.records import RUNNING, RunRecord, Segment
 from runtree.errors import ConflictingOptions, NoSuchRun, RunExists, UsageError
@@ -31,7 +33,7 @@ class Start:
     segments: list[Segment]
     starting_step: int
     runtime_offset: float
-    base_rows: Callable[[], Iterable[Mapping[str, Any]]] | None  # history the summary continues from
+    base_summary: Callable[[], Mapping[str, Agg]] | None  # aggregates of the history the summary continues from
     resumed: bool = False
 
 
@@ -112,7 +114,7 @@ def fork(store: Store, req: Request, spec: ForkSpec) -> Start:
     )
     segments = forking.fork(store, parent, cut, child)
     inherited = segments[:-1]
-    return Start(store.get_run(child.uid), segments, cut.step + 1, cut.runtime, lambda: store.read_rows(inherited))
+    return Start(store.get_run(child.uid), segments, cut.step + 1, cut.runtime, lambda: store.read_aggregates(inherited))
 
 
 def rewind(store: Store, req: Request, spec: ForkSpec) -> Start:
@@ -133,7 +135,7 @@ def rewind(store: Store, req: Request, spec: ForkSpec) -> Start:
         )
         raise
     kept = segments[:-1]
-    return Start(store.get_run(run.uid), segments, cut.step + 1, cut.runtime, lambda: store.read_rows(kept), resumed=True)
+    return Start(store.get_run(run.uid), segments, cut.step + 1, cut.runtime, lambda: store.read_aggregates(kept), resumed=True)
 
 
 def resume(store: Store, req: Request, existing: RunRecord) -> Start:
@@ -155,7 +157,7 @@ def resume(store: Store, req: Request, existing: RunRecord) -> Start:
     # The claim: the liveness check and the takeover in one transaction, so of two processes resuming at once
     # exactly one gets the run and the other RunIsActive naming its host and pid.
     claimed = store.claim_run(existing.uid, **fields)
-    return Start(claimed, segs, step, runtime, lambda: store.read_rows(segs), resumed=True)
+    return Start(claimed, segs, step, runtime, lambda: store.read_aggregates(segs), resumed=True)
 
 
 def _record(store: Store, req: Request, now: float, **fields: Any) -> RunRecord:

@@ -17,10 +17,11 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtree.domain.chunks import Agg
 from runtree.domain.summary import SummaryBuilder
 from runtree.errors import RuntreeWarning, UsageError
 from runtree.store.base import Store
@@ -29,6 +30,7 @@ log = logging.getLogger("runtree")
 
 Row = tuple[int, float, dict[str, Any]]
 _KICK = 20_000  # rows queued before the writer is woken early
+MAX_MEDIA_BYTES = 256 << 20  # what logged media objects may hold before they are encoded; log() waits beyond it
 _ROW_BYTES = 240  # what a queued row costs beyond its values: the tuple, the dict, _step/_timestamp/_runtime
 _VALUE_BYTES = 100  # one key and a scalar value in the row's dict (the key string, the float, the dict slot)
 FINAL_RETRY = 30.0  # seconds close() goes on retrying a failing store before it reports what is left
@@ -113,7 +115,7 @@ class Writer:
         max_backlog: float = 2.0,
         heartbeat_interval: float = 5.0,
         final_retry: float = FINAL_RETRY,
-        base_rows: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+        base_summary: Callable[[], Mapping[str, Agg]] | None = None,
     ) -> None:
         self.store, self.uid, self.epoch = store, uid, epoch
         self.summary = summary
@@ -125,13 +127,18 @@ class Writer:
         self._slice = MIN_SLICE
         self.heartbeat_interval = heartbeat_interval
         self.final_retry = final_retry
-        self._base_rows = base_rows
+        self._base_summary = base_summary
         self._rows: deque[Row] = deque()
         self._keys: set[str] = set()  # keys of logged rows, checked once each
         self._sizes: deque[int] = deque()  # row_bytes of each queued row, in the same order
         self._system: deque[tuple[float, dict[str, Any]]] = deque()
         self._logs: deque[tuple[int, float, int | None, str, str]] = deque()
         self._fields: dict[str, Any] = {}
+        self._files: deque[tuple[str, bytes]] = deque()  # run.save(), log_code(), alerts: stored with the next batch
+        self.has_media = False  # set once the run logs a Media object: rows are then encoded before they are stored
+        self._media_held = 0  # bytes handed over in Media objects (the training thread's count)
+        self._media_done = 0  # bytes of those encoded (the writer's count)
+        self._media: tuple[list[Any], dict[str, bytes]] = ([], {})  # encoded files not stored yet
         self._lock = threading.Lock()  # guards summary and _fields against the training thread
         self._wake = threading.Event()
         self._idle = threading.Condition()
@@ -165,6 +172,17 @@ class Writer:
         if self._queued - self._written >= self._row_cap or self._bytes_in - self._bytes_out >= self.max_queue_bytes:
             self._wait_for_room()
 
+    def hold(self, nbytes: int) -> None:
+        """The row just put holds Media objects of about `nbytes`: encode them; wait while too much is unencoded."""
+        self.has_media = True
+        self._media_held += nbytes
+        if self._media_held - self._media_done > MAX_MEDIA_BYTES:
+            self._wake.set()
+            # Until the writer has taken what is queued (a media object replaced in a pending row is never
+            # encoded: the counts may drift, so an empty queue always lets log() go on).
+            while self._media_held - self._media_done > MAX_MEDIA_BYTES and self._rows and self._thread.is_alive():
+                time.sleep(0.001)
+
     def _check_keys(self, row: Mapping[str, Any]) -> None:
         for k in row.keys() - self._keys:
             if "\x00" in k or not k.isascii():
@@ -181,6 +199,11 @@ class Writer:
 
     def put_log(self, seq: int, ts: float, step: int | None, stream: str, text: str) -> None:
         self._logs.append((seq, ts, step, stream, text))
+
+    def put_file(self, name: str, data: bytes) -> None:
+        """Queue a file of the run (run.save, log_code) to store with the next batch, replacing one of that name."""
+        self._files.append((name, data))
+        self._wake.set()
 
     def set_fields(self, **fields: Any) -> None:
         """Queue run fields (config, tags, ...) to store with the next batch."""
@@ -244,11 +267,11 @@ class Writer:
 
     # -- the writer thread -----------------------------------------------------------------
     def _loop(self) -> None:
-        if self._base_rows is not None:
+        if self._base_summary is not None:
             try:
-                rows = self._base_rows()
+                aggs = self._base_summary()  # per-key aggregates of the inherited history: no parent row is read
                 with self._lock:
-                    self.summary.add_all(rows)
+                    self.summary.absorb(aggs)
                 self._summary_dirty = True
             except Exception as e:  # the summary is then built from this run's own rows only
                 log.warning("runtree: could not read inherited history for the summary of %s: %s", self.uid, e)
@@ -277,6 +300,28 @@ class Writer:
                 continue
             if stopping:
                 return
+
+    def _encode_media(self, rows: list[Row]) -> None:
+        """Media objects in `rows` become their `_type` values; their files wait in self._media until stored."""
+        from runtree.sdk.media.rows import encode_row, held_by
+
+        files, blobs = self._media
+        for step, _ts, row in rows:
+            held = held_by(row)
+            if not held:
+                continue
+            f, b = encode_row(step, row)
+            files.extend(f)
+            blobs.update(b)
+            self._media_done += held  # the row's queued size (self._sizes) stays what log() counted in
+
+    def _put_media_one_by_one(self) -> None:
+        files, blobs = self._media
+        for f in files:
+            try:
+                self.store.put_media(self.uid, self.epoch, [f], {f.sha256: blobs[f.sha256]})
+            except UsageError as e:
+                log.error("runtree: %s logged under %r at step %d was refused and is not stored: %s", f.path, f.key, f.step, e)
 
     def _stored(self, rows: list[Row], size: int) -> None:
         refused_steps = set(self.leftover.refused_steps)
@@ -323,6 +368,15 @@ class Writer:
         sizes = [pop() for _ in rows]
         done = 0
         try:
+            if self.has_media and rows:
+                self._encode_media(rows)
+            if self._media[0]:
+                # The files before the rows that reference them: a reader never meets a row whose file is missing.
+                try:
+                    self.store.put_media(self.uid, self.epoch, *self._media)
+                except UsageError:  # a file refused for good (over the server's size limit): one by one, the rest stored
+                    self._put_media_one_by_one()
+                self._media = ([], {})
             # In slices of about a quarter second of the store's rate: the rate (so log()'s limit) is known
             # after the first slice, not after a backlog of minutes.
             while done < len(rows):
@@ -337,6 +391,10 @@ class Writer:
             self._rows.extendleft(reversed(rows[done:]))
             self._sizes.extendleft(reversed(sizes[done:]))
             raise
+        while self._files:
+            name, data = self._files[0]
+            self.store.put_file(self.uid, name, data)
+            self._files.popleft()
         for q, append in ((self._system, self.store.append_system), (self._logs, self.store.append_logs)):
             items = _take(q)
             try:
@@ -387,9 +445,11 @@ class NullWriter:
         self.summary = summary
         self._lock = threading.Lock()
         self.error: BaseException | None = None
+        self.has_media = False
 
     def put(self, step: int, ts: float, row: dict[str, Any]) -> None:
-        self.summary.add(row)
+        # Nothing is stored: media are not encoded, their keys only leave the summary untouched.
+        self.summary.add({k: v for k, v in row.items() if not hasattr(v, "encode")})
 
     def put_system(self, ts: float, values: dict[str, Any]) -> None:
         pass
@@ -398,6 +458,12 @@ class NullWriter:
         pass
 
     def set_fields(self, **fields: Any) -> None:
+        pass
+
+    def hold(self, nbytes: int) -> None:
+        pass
+
+    def put_file(self, name: str, data: bytes) -> None:
         pass
 
     def touch_summary(self) -> None:

@@ -43,9 +43,11 @@ from runtree.server.guards import LOOPBACK_HOSTS, Guards
 from runtree.server.guards import MAX_BODY_BYTES as MAX_BODY_BYTES  # where they were before guards.py held them
 from runtree.server.guards import BodyLimit as BodyLimit
 from runtree.server.guards import parse_json as parse_json
+from runtree.server.media import media_router
 from runtree.server.ui import mount_ui
 from runtree.server.wandb import mount_wandb
 from runtree.server.workspace import workspace_routes
+from runtree.store import wire
 from runtree.store.base import ApiKey, Store
 from runtree.store.wire import EXACT_MEDIA_TYPE, dumps_exact, key_to_json, rewind_to_json, run_to_json, segment_to_json, strict
 
@@ -201,6 +203,7 @@ def create_app(store: Store, auth: KeyAuth | OpenAuth, *, allowed_hosts: Iterabl
     r.include_router(_runs(store))
     r.include_router(_streams(store))
     r.include_router(_admin(store))
+    r.include_router(media_router(_Route))
     r.include_router(workspace_routes(store))  # the web workspace: series of many runs, settings, importance
     app.include_router(r)
     mount_wandb(app, store, auth)  # W&B-compatible endpoints for the wandb client: /graphql, /files/.../file_stream
@@ -297,14 +300,27 @@ def _runs(store: Store) -> APIRouter:
 
     @r.get("/runs", summary="Runs, oldest first (Store.list_runs)")
     def list_runs(
-        request: Request, who: Caller, entity: str | None = None, project: str | None = None, parent_uid: str | None = None
+        request: Request,
+        who: Caller,
+        entity: str | None = None,
+        project: str | None = None,
+        parent_uid: str | None = None,
+        limit: Annotated[int | None, Query(ge=1, le=schemas.MAX_RUNS_PAGE, description="a page of at most this many runs")] = None,
+        after_created_at: Annotated[float | None, Query(description="with after_uid: the runs after this one, as ordered")] = None,
+        after_uid: str | None = None,
     ) -> Response:
         _check_scope(entity, project, parent_uid)
         if entity is not None:
             who.check(entity)
-        runs = [run_to_json(x) for x in store.list_runs(entity, project, parent_uid=parent_uid) if who.can(x.entity)]
+        after = None if after_created_at is None or after_uid is None else (after_created_at, after_uid)
+        found = store.list_runs(entity, project, parent_uid=parent_uid, limit=limit, after=after)
+        runs = [run_to_json(x) for x in found if who.can(x.entity)]
         return _encode(request, {"runs": runs})
 
+    @r.get("/entities/{entity}/projects/{project}/run-count", summary="Runs ever created in the project, a counter (Store.runs_created)")
+    def runs_created(request: Request, entity: str, project: str, who: Caller) -> Response:
+        who.check(entity, f" (project {entity}/{project})")
+        return _encode(request, {"runs": store.runs_created(entity, project)})
     @r.get("/runs/query", summary="Runs matching a W&B filter, in order, one page (Store.query_runs / count_runs)")
     def query_runs(
         request: Request,
@@ -418,6 +434,28 @@ def _streams(store: Store) -> APIRouter:
             return Response(history.read_preview(store, segments, min_step, max_step, keys, samples), media_type="application/json")
         q = schemas.HistoryQuery(segments=segments, min_step=min_step, max_step=max_step, keys=keys, samples=samples, limit=limit)
         return _history(who, segments, q)
+
+    @r.post("/query/columns", summary="The visible history as binary typed columns, only the keys asked for (Store.read_pieces)")
+    def query_columns(body: schemas.ColumnsQuery, who: Caller) -> Response:
+        _check_sources(store, who, body.segments)
+        frames: list[bytes] = []
+        rows, nxt = 0, None
+        for piece in store.read_pieces(body.segments, body.keys, body.min_step, body.max_step):
+            a, b = piece.span()
+            if a >= b:
+                continue
+            if rows >= body.limit:  # whole pieces only; the next page starts at this one's first row
+                nxt = piece.steps[a]
+                break
+            frames += wire.encode_pieces([piece], body.times)
+            rows += b - a
+        headers = {} if nxt is None else {wire.NEXT_MIN_STEP: str(nxt)}
+        return Response(b"".join(frames), media_type=wire.COLUMNS_MEDIA_TYPE, headers=headers)
+
+    @r.post("/query/aggregates", summary="Per-key aggregates of the visible history, for a summary (Store.read_aggregates)")
+    def query_aggregates(request: Request, body: schemas.Segments, who: Caller) -> Response:
+        _check_sources(store, who, body.segments)
+        return _encode(request, {"aggregates": wire.aggregates_to_json(store.read_aggregates(body.segments))})
 
     @r.post("/query/last-row", summary="(step, timestamp) of the last visible row, or of the last at or before a step (Store.last_row)")
     def last_row(request: Request, body: schemas.LastRowQuery, who: Caller) -> Response:

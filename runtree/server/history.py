@@ -26,7 +26,17 @@ import numpy as np
 
 from runtree.domain.records import Segment
 from runtree.store.base import Store
+from runtree.store.chunked import rows_in
 from runtree.store.wire import encode_columns
+
+
+def _rows(
+    store: Store, segments: Sequence[Segment], lo: int | None, hi: int | None, keys: Sequence[str] | None
+) -> Iterator[dict[str, Any]]:
+    """Visible rows in lo..hi; with `keys`, read from those keys' columns only (rows carry _step and them)."""
+    if keys is None:
+        return store.read_rows(segments, lo, hi)
+    return rows_in(store.read_pieces(segments, ["_step", *[k for k in keys if k != "_step"]], lo, hi))
 
 
 def _filter(rows: Iterator[dict[str, Any]], keys: Sequence[str] | None) -> Iterator[dict[str, Any]]:
@@ -46,7 +56,7 @@ def read_page(
     """One page of the visible history as columnar JSON with `next_min_step`."""
     out: list[dict[str, Any]] = []
     next_step = None
-    it = store.read_rows(segments, min_step, max_step)
+    it = _rows(store, segments, min_step, max_step, keys)
     try:
         for row in _filter(it, keys):
             if len(out) >= limit:
@@ -171,7 +181,7 @@ def read_sampled(
     key = _cache_key(store, segments, "sampled", min_step, max_step, None if keys is None else tuple(keys), samples)
     data = _cache.get(key)
     if data is None:
-        rows, n = _downsample(store.read_rows(segments, min_step, max_step), keys, samples)
+        rows, n = _downsample(_rows(store, segments, min_step, max_step, keys), keys, samples)
         data = encode_columns(rows, {"next_min_step": None, "samples": samples})
         if n >= CACHE_MIN_ROWS:
             _cache.put(key, data)
@@ -205,7 +215,7 @@ def read_preview(
         lo, hi = first + int(w * width), first + int((w + 1) * width) - 1
         if hi < lo:
             continue
-        it = store.read_rows(segments, lo, hi)
+        it = _rows(store, segments, lo, hi, keys)
         try:
             got = list(islice(_filter(it, keys), per + 1))
         finally:

@@ -21,6 +21,7 @@ from runtree.store.columns import UPDATABLE, check_fields
 MAX_BATCH = 10_000  # rows, system samples or console lines in one append request
 PAGE_ROWS = 50_000  # rows in one history page unless the request asks for another limit
 MAX_PAGE_ROWS = 1_000_000
+MAX_RUNS_PAGE = 10_000  # runs in one page of GET /runs
 MAX_SAMPLES = 100_000  # points per key of a downsampled read
 
 Int64 = Annotated[StrictInt, Field(ge=-(1 << 63), lt=1 << 63)]
@@ -212,6 +213,14 @@ class HistoryQuery(Segments):
         None, ge=2, le=MAX_SAMPLES, description="downsample: at most this many points per key (min and max per bucket)"
     )
     limit: int = Field(PAGE_ROWS, ge=1, le=MAX_PAGE_ROWS, description="rows per page; next_min_step continues")
+
+
+class ColumnsQuery(Segments):
+    min_step: Int64 | None = None
+    max_step: Int64 | None = None
+    keys: list[str] | None = Field(None, description="only these keys' columns (steps always come); all keys when absent")
+    times: bool = Field(True, description="send each row's timestamp too")
+    limit: int = Field(PAGE_ROWS, ge=1, le=MAX_PAGE_ROWS, description="rows per page (whole chunks); the X-Next-Min-Step header continues")
 
 
 class LastRowQuery(Segments):

@@ -6,12 +6,15 @@ segment list (runtree.domain.lineage), one range scan per segment.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from runtree.domain.chunks import Agg
+from runtree.domain.media import MediaFile
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.domain.runfilter import Node, OrderBy
+from runtree.store.chunked import Piece
 
 # (step, wall-clock timestamp, the whole row including _step/_timestamp/_runtime)
 RowIn = tuple[int, float, dict[str, Any]]
@@ -46,8 +49,20 @@ class Store(Protocol):
     def find_run(self, entity: str, project: str, run_id: str) -> RunRecord | None:
         """The run named entity/project/run_id, if any."""
 
-    def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
-        """Runs, oldest first, optionally limited to an entity, a project or the children of a run."""
+    def list_runs(
+        self,
+        entity: str | None = None,
+        project: str | None = None,
+        *,
+        parent_uid: str | None = None,
+        limit: int | None = None,
+        after: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        """Runs, oldest first (by created_at, then uid), optionally limited to an entity, a project or the children of a
+        run; a page of at most `limit` runs after the run whose (created_at, uid) is `after` (a server-side cursor)."""
+
+    def runs_created(self, entity: str, project: str) -> int:
+        """How many runs were ever created in entity/project (a counter: no listing)."""
 
     def query_runs(
         self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
@@ -87,6 +102,14 @@ class Store(Protocol):
     def read_rows(self, segments: Sequence[Segment], min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
         """The rows of the visible history in step order, one range scan per segment."""
 
+    def read_pieces(
+        self, segments: Sequence[Segment], keys: Sequence[str] | None = None, min_step: int | None = None, max_step: int | None = None
+    ) -> Iterator[Piece]:
+        """The visible history as decoded columns (chunks and the open tail), in step order; only `keys` when given."""
+
+    def read_aggregates(self, segments: Sequence[Segment]) -> dict[str, Agg]:
+        """Per-key aggregates of the visible history (what a summary continues from): O(depth + chunk size)."""
+
     def last_row(self, segments: Sequence[Segment], at_or_before: int | None = None) -> tuple[int, float] | None:
         """(step, timestamp) of the last visible row, or of the last one at or before a step."""
 
@@ -118,6 +141,17 @@ class Store(Protocol):
 
     def list_files(self, uid: str) -> list[str]:
         """Names of the run's files, sorted."""
+
+    # -- media: files referenced from row values, their bytes stored once by sha256 (runtree.store.blobs) ----
+    def put_media(self, uid: str, epoch: int, files: Sequence[MediaFile], data: Mapping[str, bytes]) -> None:
+        """Store the bytes (`data`, by sha256) of each file not stored yet, then record the files as the run's media
+        at their steps; idempotent. Called before the rows that reference them are appended."""
+
+    def list_media(self, segments: Sequence[Segment], *, path: str | None = None, sha256: str | None = None) -> list[MediaFile]:
+        """The media files of the visible history (of these segments) in step order; only those at `path` or `sha256`."""
+
+    def read_media(self, uid: str, sha256: str) -> bytes:
+        """The bytes of a media file (by sha256) that run `uid` references; NoSuchFile when there is none."""
 
     # -- server API keys (runtree.server.auth) -----------------------------------------------
     def create_key(self, key: ApiKey, *, only_if_first: bool = False) -> bool:

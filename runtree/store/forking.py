@@ -114,5 +114,5 @@ def summary_only(store: Store, uid: str, epoch: int, segments: Sequence[Segment]
 
 
 def next_name(store: Store, entity: str, project: str) -> str:
-    """A readable display name numbered after the project's runs."""
-    return ids.make_name(len(store.list_runs(entity, project)) + 1)
+    """A readable display name numbered after the project's runs (a stored counter: the runs are not listed)."""
+    return ids.make_name(store.runs_created(entity, project) + 1)

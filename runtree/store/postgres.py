@@ -11,10 +11,19 @@ the small tables that reference runs stay co-located:
     SELECT create_distributed_table('segments', 'uid');
     SELECT create_distributed_table('rewinds', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('history', 'uid', colocate_with => 'segments');
+    SELECT create_distributed_table('history_chunks', 'uid', colocate_with => 'segments');
+    SELECT create_distributed_table('history_columns', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('system_samples', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('console_lines', 'uid', colocate_with => 'segments');
     SELECT create_distributed_table('run_files', 'uid', colocate_with => 'segments');
+    SELECT create_distributed_table('media', 'uid', colocate_with => 'segments');
     SELECT create_reference_table('api_keys');
+    SELECT create_reference_table('run_counters');
+
+History is the open tail (`history`) plus sealed chunks (`history_chunks`, `history_columns`; see
+runtree.store.chunked). Every history query names one (uid, epoch), so it runs on one shard; a fork's
+history reads one shard per segment (its lineage depth). Native hash partitioning by uid works on the same
+schema unchanged (tests/integration/test_partitioning.py).
 """
 
 from __future__ import annotations
@@ -22,7 +31,8 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,15 +41,19 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from runtree.domain.chunks import Agg
+from runtree.domain.media import MediaFile
 from runtree.domain.records import CRASHED, Rewind, RunRecord, Segment
 from runtree.domain.runfilter import Node, OrderBy
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
-from runtree.store import migrations, runquery
+from runtree.store import chunked, migrations, runquery
 from runtree.store.base import ApiKey, RowIn
+from runtree.store.blobs import BlobStore, default_blobs_url, open_blobs
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
-from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
 
 # Shared with the SQLite store so the two can never disagree on what a run row holds.
+from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
+from runtree.store.media import MediaRecords
 from runtree.store.reaper import check_not_active
 
 ENV_POOL_TIMEOUT = "RUNTREE_PG_POOL_TIMEOUT"  # seconds a request waits for a free connection (default 30)
@@ -78,7 +92,9 @@ def migrate(conn: psycopg.Connection[Any], steps: Sequence[tuple[int, str, str]]
     """Bring the database up to the last of `steps`, one transaction per step; return the final version.
 
     `conn` must be in autocommit mode. Each step re-reads the version under the advisory lock, so a
-    process that lost the race to another just finds the work done.
+    process that lost the race to another just finds the work done. Before step migrations.SEALED, every
+    history tail holding a whole chunk is sealed, one (uid, epoch) per transaction under its own lock: a
+    conversion cut short goes on where it stopped.
     """
     newest = steps[-1][0] if steps else 0
     while True:
@@ -95,6 +111,15 @@ def migrate(conn: psycopg.Connection[Any], steps: Sequence[tuple[int, str, str]]
             if not pending:
                 return current
             version, name, text = pending[0]
+            todo = chunked.tails_to_seal(_Tx(conn)) if version == migrations.SEALED else []
+        for uid, epoch in todo:
+            with conn.transaction():
+                _lock_history(conn, uid, epoch)
+                chunked.seal(_Tx(conn), uid, epoch)
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            if schema_version(conn) >= version:
+                continue
             conn.execute(text.encode())  # no parameters: sent as one simple query, several statements allowed
             conn.execute("INSERT INTO runtree_schema_version (version, name) VALUES (%s, %s)", (version, name))
 
@@ -109,10 +134,36 @@ class _Pool(ConnectionPool[psycopg.Connection[Any]]):
             raise StoreError(f"the database is busy: no connection was free within {timeout or self.timeout:g} s; try again") from e
 
 
+class _Tx:
+    """chunked.Tx over a psycopg connection inside a transaction."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def q(self, query: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self.conn.execute(query.replace("?", "%s").encode(), args)
+        return cur.fetchall() if cur.description is not None else []
+
+    def many(self, query: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(query.replace("?", "%s").encode(), rows)
+
+    def bulk(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        with self.conn.cursor() as cur, cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), cols)) as copy:
+            for rec in rows:
+                copy.write_row(rec)
+
+
+def _lock_history(conn: psycopg.Connection[Any], uid: str, epoch: int) -> None:
+    """Serialize writers of one (uid, epoch)'s history until the transaction ends (appends, seals)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))", (uid, epoch))
+
+
 class PostgresStore:
     """Store on a PostgreSQL database; safe to share between the threads of a process."""
 
-    def __init__(self, url: str, *, max_size: int = 10, connect_timeout: int = 10) -> None:
+    def __init__(self, url: str, *, max_size: int = 10, connect_timeout: int = 10, blobs_url: str | None = None) -> None:
         self.url = redact(url)
         kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in url:
@@ -133,6 +184,13 @@ class PostgresStore:
             name="runtree",
             timeout=float(os.environ.get(ENV_POOL_TIMEOUT) or 30.0),
         )
+        # Media bytes live beside the database, in a blob store ($RUNTREE_BLOBS_URL, else ./runtree/files).
+        self.blobs: BlobStore = open_blobs(blobs_url or default_blobs_url())
+        self._media = MediaRecords(self.blobs, self._execute_many, lambda q, a: self._rows(q, a), "%s")
+
+    def _execute_many(self, query: str, rows: list[tuple[Any, ...]]) -> None:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(query, rows)
 
     def close(self) -> None:
         self._pool.close()
@@ -156,6 +214,11 @@ class PostgresStore:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 cur.execute(f"INSERT INTO runs ({_RUN_COLS_SQL}) VALUES ({placeholders})", values)
                 self._put_segments(cur, run.uid, segments)
+                cur.execute(
+                    "INSERT INTO run_counters (entity, project, runs) VALUES (%s, %s, 1)"
+                    " ON CONFLICT (entity, project) DO UPDATE SET runs = run_counters.runs + 1",
+                    (run.entity, run.project),
+                )
         except psycopg.errors.UniqueViolation as e:
             raise RunExists(
                 f"run id {run.id!r} is already taken in {run.entity}/{run.project}; "
@@ -180,20 +243,36 @@ class PostgresStore:
         found = self._runs(f"SELECT {_RUN_COLS_SQL} FROM runs WHERE entity = %s AND project = %s AND id = %s", (entity, project, run_id))
         return found[0] if found else None
 
-    def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
-        where, args = [], []
+    def list_runs(
+        self,
+        entity: str | None = None,
+        project: str | None = None,
+        *,
+        parent_uid: str | None = None,
+        limit: int | None = None,
+        after: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        where: list[str] = []
+        args: list[Any] = []
         for col, val in (("entity", entity), ("project", project), ("parent_uid", parent_uid)):
             if val is not None:
                 where.append(f"{col} = %s")
                 args.append(val)
+        if after is not None:  # keyset paging: the runs after this (created_at, uid), as ordered
+            where.append('(created_at, uid COLLATE "C") > (%s, %s)')
+            args += [after[0], after[1]]
         # COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
         query = (
             f"SELECT {_RUN_COLS_SQL} FROM runs"
             + (" WHERE " + " AND ".join(where) if where else "")
             + ' ORDER BY created_at, uid COLLATE "C"'
+            + ("" if limit is None else f" LIMIT {int(limit)}")
         )
         return self._runs(query, args)
 
+    def runs_created(self, entity: str, project: str) -> int:
+        found = self._rows("SELECT runs FROM run_counters WHERE entity = %s AND project = %s", (entity, project))
+        return int(found[0][0]) if found else 0
     def query_runs(
         self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
     ) -> list[RunRecord]:
@@ -308,38 +387,44 @@ class PostgresStore:
 
     # -- history ---------------------------------------------------------------------------
     def append_rows(self, uid: str, epoch: int, rows: Sequence[RowIn]) -> None:
-        self._append(
-            "history", ("uid", "epoch", "step", "ts", "data"), 2, ((uid, epoch, step, ts, dumps_row(data)) for step, ts, data in rows)
-        )
+        if not rows:
+            return
+        with self._pool.connection() as conn, conn.transaction():
+            _lock_history(conn, uid, epoch)
+            chunked.append(_Tx(conn), uid, epoch, rows)
 
-    def read_rows(self, segments: Sequence[Segment], min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
+    @contextmanager
+    def _snapshot(self) -> Iterator[_Tx]:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield _Tx(conn)
+
+    def read_pieces(
+        self, segments: Sequence[Segment], keys: Sequence[str] | None = None, min_step: int | None = None, max_step: int | None = None
+    ) -> Iterator[chunked.Piece]:
         for seg in segments:
             bounds = segment_bounds(seg, min_step, max_step)
-            if bounds is None:
-                continue
-            lo, hi = bounds
-            while True:
-                chunk = self._rows(
-                    "SELECT step, data FROM history WHERE uid = %s AND epoch = %s AND step BETWEEN %s AND %s ORDER BY step LIMIT %s",
-                    (seg.source_uid, seg.epoch, lo, hi, _CHUNK),
-                )
-                for _step, data in chunk:
-                    yield loads_row(data)
-                if len(chunk) < _CHUNK:
-                    break
-                lo = chunk[-1][0] + 1
+            nxt: int | None = None if bounds is None else bounds[0]
+            while bounds is not None and nxt is not None:
+                with self._snapshot() as tx:
+                    pieces, nxt = chunked.read_page(tx, seg.source_uid, seg.epoch, nxt, bounds[1], keys)
+                yield from pieces
+
+    def read_rows(self, segments: Sequence[Segment], min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
+        return chunked.rows_in(self.read_pieces(segments, None, min_step, max_step))
+
+    def read_aggregates(self, segments: Sequence[Segment]) -> dict[str, Agg]:
+        return chunked.aggregates(self._snapshot, self.read_rows, segments)
 
     def last_row(self, segments: Sequence[Segment], at_or_before: int | None = None) -> tuple[int, float] | None:
         for seg in reversed(segments):
             bounds = segment_bounds(seg, None, at_or_before)
             if bounds is None:
                 continue
-            found = self._rows(
-                "SELECT step, ts FROM history WHERE uid = %s AND epoch = %s AND step BETWEEN %s AND %s ORDER BY step DESC LIMIT 1",
-                (seg.source_uid, seg.epoch, *bounds),
-            )
-            if found:
-                return int(found[0][0]), float(found[0][1])
+            with self._snapshot() as tx:
+                found = chunked.last_row(tx, seg.source_uid, seg.epoch, *bounds)
+            if found is not None:
+                return found
         return None
 
     # -- time-keyed streams ----------------------------------------------------------------
@@ -423,6 +508,16 @@ class PostgresStore:
 
     def list_files(self, uid: str) -> list[str]:
         return [r[0] for r in self._rows('SELECT name FROM run_files WHERE uid = %s ORDER BY name COLLATE "C"', (uid,))]
+
+    # -- media (runtree.store.media) -------------------------------------------------------
+    def put_media(self, uid: str, epoch: int, files: Sequence[MediaFile], data: Mapping[str, bytes]) -> None:
+        self._media.put(uid, epoch, files, data)
+
+    def list_media(self, segments: Sequence[Segment], *, path: str | None = None, sha256: str | None = None) -> list[MediaFile]:
+        return self._media.list(segments, path, sha256)
+
+    def read_media(self, uid: str, sha256: str) -> bytes:
+        return self._media.read_blob(sha256)
 
     # -- server API keys -------------------------------------------------------------------
     def create_key(self, key: ApiKey, *, only_if_first: bool = False) -> bool:

@@ -25,6 +25,8 @@ import httpx
 import orjson
 
 from runtree.domain import runfilter
+from runtree.domain.chunks import Agg, aggregate_rows
+from runtree.domain.media import MediaFile
 from runtree.domain.records import RUNNING, Rewind, RunRecord, Segment
 from runtree.domain.runfilter import Node, OrderBy
 from runtree.errors import (
@@ -41,9 +43,13 @@ from runtree.errors import (
     UsageError,
 )
 from runtree.store.base import ApiKey, RowIn
+from runtree.store.chunked import Piece, rows_piece
 from runtree.store.wire import (
     EXACT_MEDIA_TYPE,
+    NEXT_MIN_STEP,
+    aggregates_from_json,
     decode_columns,
+    decode_pieces,
     dumps_exact,
     key_from_json,
     key_to_json,
@@ -58,10 +64,12 @@ from runtree.store.wire import (
 
 API_KEY_ENV = "RUNTREE_API_KEY"
 BATCH = 10_000  # items per append request: the server's limit
+MEDIA_BATCH = 1000  # media files per request (runtree.server.media.MAX_FILES)
 # Rows per append request. A request's latency is about (rows in flight from every client) / (server rows/s):
 # with 16 clients on a 2-core server (~17k rows/s) 10,000-row requests took 9-15 s each, 500-row ones ~0.5 s.
 ROWS_PER_REQUEST = 500
 PAGE_ROWS = 50_000  # rows per history page
+COLUMNS_PAGE_ROWS = 1_000_000  # rows per binary columns page: typed buffers, ~8 bytes a value
 GZIP_OVER = 64 << 10  # request bodies at least this large are gzipped
 _RETRY_STATUS = frozenset({502, 503, 504})
 _ERRORS: dict[str, type[Exception]] = {
@@ -84,7 +92,7 @@ _END = object()
 
 
 class _NotFound(StoreError):
-    """A 404 that is not a runtree error (no such key, no such route)."""
+    """A 404 (or 405) that is not a runtree error (no such key, no such route)."""
 
 
 class AccessRefused(StoreError, PermissionError):
@@ -226,7 +234,7 @@ class RemoteStore:
             return AccessRefused(f"{where} refused access: {message}")
         if resp.status_code in (400, 413, 422):
             return UsageError(f"{where} refused the request: {message}")
-        if resp.status_code == 404:
+        if resp.status_code in (404, 405):  # 405: a server older than the route answers for another method of the path
             return _NotFound(f"{where}: {message}")
         return StoreError(f"{where} answered {resp.status_code} {kind}: {message}")
 
@@ -267,10 +275,27 @@ class RemoteStore:
             return None
         return run_from_json(found)
 
-    def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
-        params = {k: v for k, v in (("entity", entity), ("project", project), ("parent_uid", parent_uid)) if v is not None}
+    def list_runs(
+        self,
+        entity: str | None = None,
+        project: str | None = None,
+        *,
+        parent_uid: str | None = None,
+        limit: int | None = None,
+        after: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        params: dict[str, Any] = {k: v for k, v in (("entity", entity), ("project", project), ("parent_uid", parent_uid)) if v is not None}
+        if limit is not None:
+            params["limit"] = limit
+        if after is not None:
+            params["after_created_at"], params["after_uid"] = after
         return [run_from_json(r) for r in self._call("GET", "/runs", params=params)["runs"]]
 
+    def runs_created(self, entity: str, project: str) -> int:
+        try:
+            return int(self._call("GET", f"/entities/{_q(entity)}/projects/{_q(project)}/run-count")["runs"])
+        except _NotFound:  # a server from before run counters
+            return len(self.list_runs(entity, project))
     def query_runs(
         self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
     ) -> list[RunRecord]:
@@ -330,6 +355,35 @@ class RemoteStore:
         query = {"segments": _segments(segments), "min_step": min_step, "max_step": max_step, "keys": keys, "limit": self.page_rows}
         for page in self._pages(query):
             yield from decode_columns(page)
+
+    def read_pieces(
+        self, segments: Sequence[Segment], keys: Sequence[str] | None = None, min_step: int | None = None, max_step: int | None = None
+    ) -> Iterator[Piece]:
+        wanted = None if keys is None else list(keys)
+        times = keys is None or "_timestamp" in keys
+        body = {"segments": _segments(segments), "keys": wanted, "max_step": max_step, "times": times, "limit": COLUMNS_PAGE_ROWS}
+        nxt: int | None = min_step
+        while True:
+            try:
+                resp = self._send("POST", "/query/columns", body={**body, "min_step": nxt})
+            except _NotFound:  # a server from before history chunks: its JSON rows, as one piece
+                rows = list(self.read_rows(segments, nxt, max_step, keys=keys))
+                steps = [int(r["_step"]) for r in rows]
+                stamps = [float(r.get("_timestamp", 0.0)) for r in rows]
+                yield rows_piece(steps, stamps, rows, keys, steps[0] if steps else 0, steps[-1] if steps else -1)
+                return
+            yield from decode_pieces(resp.content)
+            header = resp.headers.get(NEXT_MIN_STEP)
+            if header is None:
+                return
+            nxt = int(header)
+
+    def read_aggregates(self, segments: Sequence[Segment]) -> dict[str, Agg]:
+        try:
+            found = self._call("POST", "/query/aggregates", body={"segments": _segments(segments)})
+        except _NotFound:  # a server from before history chunks: fold its rows here
+            return aggregate_rows(self.read_rows(segments))
+        return aggregates_from_json(found["aggregates"])
 
     def _page(self, query: Mapping[str, Any]) -> dict[str, Any]:
         resp = self._send("POST", "/query/history", body=query)
@@ -408,6 +462,36 @@ class RemoteStore:
     def last_log_seq(self, uid: str, epoch: int) -> int | None:
         seq = self._call("GET", f"/runs/{_q(uid)}/logs/last-seq", params={"epoch": epoch})["seq"]
         return None if seq is None else int(seq)
+
+    # -- media: each file's bytes uploaded once (by sha256), then the rows' references -------------
+    def put_media(self, uid: str, epoch: int, files: Sequence[MediaFile], data: Mapping[str, bytes]) -> None:
+        for i in range(0, len(files), MEDIA_BATCH):
+            chunk = files[i : i + MEDIA_BATCH]
+            body = {"epoch": epoch, "files": [f.to_json() for f in chunk]}
+            missing = set(self._call("POST", f"/runs/{_q(uid)}/media", body=body)["missing"])
+            later: list[MediaFile] = []
+            sent: set[str] = set()
+            for f in chunk:
+                if f.sha256 not in missing:
+                    continue
+                if f.sha256 in sent:
+                    later.append(f)  # the same bytes under another key or step: named once they are there
+                    continue
+                blob = data.get(f.sha256)
+                if blob is None:
+                    raise StoreError(f"media of run {uid}: the bytes of {f.path} ({f.sha256}) were not given, and the run has no such file")
+                params = {"epoch": epoch, "step": f.step, "key": f.key, "path": f.path, "type": f.type}
+                self._send("PUT", f"/runs/{_q(uid)}/media/{f.sha256}", content=bytes(blob), params=params)
+                sent.add(f.sha256)
+            if later:
+                self._call("POST", f"/runs/{_q(uid)}/media", body={"epoch": epoch, "files": [f.to_json() for f in later]})
+
+    def list_media(self, segments: Sequence[Segment], *, path: str | None = None, sha256: str | None = None) -> list[MediaFile]:
+        body = {"segments": _segments(segments), "path": path, "sha256": sha256}
+        return [MediaFile.from_json(d) for d in self._call("POST", "/query/media", body=body)["media"]]
+
+    def read_media(self, uid: str, sha256: str) -> bytes:
+        return self._send("GET", f"/runs/{_q(uid)}/media/{quote(sha256, safe='')}").content
 
     # -- run files -----------------------------------------------------------------------------
     def put_file(self, uid: str, name: str, data: bytes) -> None:

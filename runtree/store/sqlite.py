@@ -12,18 +12,22 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from runtree.domain.chunks import Agg
+from runtree.domain.media import MediaFile
 from runtree.domain.records import CRASHED, Rewind, RunRecord, Segment
 from runtree.domain.runfilter import Node, OrderBy
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreDiskFull, StoreError
-from runtree.store import migrations, runquery
+from runtree.store import chunked, migrations, runquery
 from runtree.store.base import ApiKey, RowIn
+from runtree.store.blobs import BlobStore, default_blobs_url, open_blobs
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
+from runtree.store.media import MediaRecords
 from runtree.store.reaper import check_not_active
 
 
@@ -33,6 +37,22 @@ def _quote(col: str) -> str:
 
 def _run_from_row(r: sqlite3.Row) -> RunRecord:
     return run_from_columns(dict(r))
+
+
+class _Tx:
+    """chunked.Tx over a connection inside a transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def q(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, args).fetchall()
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def bulk(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
 
 
 class SqliteStore:
@@ -50,6 +70,17 @@ class SqliteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._migrate()
+        # RUNTREE_DIR/files/<sha[:2]>/<sha> beside runtree.db; another file (a spool's x.db) has its own x.files/.
+        beside = default_blobs_url(self.path.parent) if self.path.name == "runtree.db" else str(self.path.with_suffix(".files"))
+        self.blobs: BlobStore = open_blobs(beside)
+        self._media = MediaRecords(self.blobs, self._execute_many, self._query)
+
+    def _execute_many(self, query: str, rows: list[tuple[Any, ...]]) -> None:
+        with self._write() as conn:
+            conn.executemany(query, rows)
+
+    def _query(self, query: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._reader().execute(query, args)]
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -93,20 +124,45 @@ class SqliteStore:
                 raise
 
     def _migrate(self) -> None:
+        """Each schema step in its own transaction; before step 7, every tail holding a whole chunk is sealed,
+        one (uid, epoch) per transaction, so a conversion cut short goes on where it stopped at the next open."""
         steps = migrations.load("sqlite")
-        with self._write() as conn:
-            current = conn.execute("PRAGMA user_version").fetchone()[0]
-            newest = steps[-1][0] if steps else 0
-            if current > newest:
-                raise StoreError(
-                    f"the store at {self.path} has schema {current}, newer than this runtree knows ({newest}); upgrade runtree"
-                )
-            for version, _name, sql in steps:
-                if version > current:
-                    for statement in sql.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version={version}")
+        newest = steps[-1][0] if steps else 0
+        if self._wconn.execute("PRAGMA user_version").fetchone()[0] == newest:
+            return  # the common case: no write lock taken to find there is nothing to do
+        for version, _name, sql in steps:
+            with self._write() as conn:
+                current = conn.execute("PRAGMA user_version").fetchone()[0]
+                if current > newest:
+                    raise StoreError(
+                        f"the store at {self.path} has schema {current}, newer than this runtree knows ({newest}); upgrade runtree"
+                    )
+                if version <= current:
+                    continue
+                todo = chunked.tails_to_seal(_Tx(conn)) if version == migrations.SEALED else []
+            for uid, epoch in todo:
+                with self._write() as conn:
+                    chunked.seal(_Tx(conn), uid, epoch)
+            with self._write() as conn:
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= version:
+                    continue  # another process got there first
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={version}")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[_Tx]:
+        """One read transaction on this thread's connection: every query in it sees the same committed state."""
+        conn = self._reader()
+        if conn.in_transaction:
+            yield _Tx(conn)
+            return
+        conn.execute("BEGIN")
+        try:
+            yield _Tx(conn)
+        finally:
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._wlock:
@@ -124,6 +180,11 @@ class SqliteStore:
             with self._write() as conn:
                 conn.execute(f"INSERT INTO runs ({cols}) VALUES ({','.join('?' * len(values))})", values)
                 self._put_segments(conn, run.uid, segments)
+                conn.execute(
+                    "INSERT INTO run_counters (entity, project, runs) VALUES (?,?,1)"
+                    " ON CONFLICT (entity, project) DO UPDATE SET runs = runs + 1",
+                    (run.entity, run.project),
+                )
         except sqlite3.IntegrityError as e:
             raise RunExists(
                 f"run id {run.id!r} is already taken in {run.entity}/{run.project}; "
@@ -148,15 +209,32 @@ class SqliteStore:
         r = self._reader().execute("SELECT * FROM runs WHERE entity=? AND project=? AND id=?", (entity, project, run_id)).fetchone()
         return None if r is None else _run_from_row(r)
 
-    def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
-        where, args = [], []
+    def list_runs(
+        self,
+        entity: str | None = None,
+        project: str | None = None,
+        *,
+        parent_uid: str | None = None,
+        limit: int | None = None,
+        after: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        where: list[str] = []
+        args: list[Any] = []
         for col, val in (("entity", entity), ("project", project), ("parent_uid", parent_uid)):
             if val is not None:
                 where.append(f"{col}=?")
                 args.append(val)
+        if after is not None:  # keyset paging: the runs after this (created_at, uid), as ordered
+            where.append("(created_at, uid) > (?, ?)")
+            args += [after[0], after[1]]
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at, uid"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
         return [_run_from_row(r) for r in self._reader().execute(sql, args)]
 
+    def runs_created(self, entity: str, project: str) -> int:
+        r = self._reader().execute("SELECT runs FROM run_counters WHERE entity=? AND project=?", (entity, project)).fetchone()
+        return 0 if r is None else int(r[0])
     def query_runs(
         self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
     ) -> list[RunRecord]:
@@ -253,36 +331,34 @@ class SqliteStore:
         if not rows:
             return
         with self._write() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO history (uid, epoch, step, ts, data) VALUES (?,?,?,?,?)",
-                [(uid, epoch, step, ts, dumps_row(data)) for step, ts, data in rows],
-            )
+            chunked.append(_Tx(conn), uid, epoch, rows)
 
-    def read_rows(self, segments: Sequence[Segment], min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
-        conn = self._reader()
+    def read_pieces(
+        self, segments: Sequence[Segment], keys: Sequence[str] | None = None, min_step: int | None = None, max_step: int | None = None
+    ) -> Iterator[chunked.Piece]:
         for seg in segments:
             bounds = segment_bounds(seg, min_step, max_step)
-            if bounds is None:
-                continue
-            cur = conn.execute(
-                "SELECT data FROM history WHERE uid=? AND epoch=? AND step BETWEEN ? AND ? ORDER BY step",
-                (seg.source_uid, seg.epoch, *bounds),
-            )
-            for (data,) in cur:
-                yield loads_row(data)
+            nxt: int | None = None if bounds is None else bounds[0]
+            while bounds is not None and nxt is not None:
+                with self._snapshot() as tx:
+                    pieces, nxt = chunked.read_page(tx, seg.source_uid, seg.epoch, nxt, bounds[1], keys)
+                yield from pieces
+
+    def read_rows(self, segments: Sequence[Segment], min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
+        return chunked.rows_in(self.read_pieces(segments, None, min_step, max_step))
+
+    def read_aggregates(self, segments: Sequence[Segment]) -> dict[str, Agg]:
+        return chunked.aggregates(self._snapshot, self.read_rows, segments)
 
     def last_row(self, segments: Sequence[Segment], at_or_before: int | None = None) -> tuple[int, float] | None:
-        conn = self._reader()
         for seg in reversed(segments):
             bounds = segment_bounds(seg, None, at_or_before)
             if bounds is None:
                 continue
-            r = conn.execute(
-                "SELECT step, ts FROM history WHERE uid=? AND epoch=? AND step BETWEEN ? AND ? ORDER BY step DESC LIMIT 1",
-                (seg.source_uid, seg.epoch, *bounds),
-            ).fetchone()
-            if r is not None:
-                return int(r[0]), float(r[1])
+            with self._snapshot() as tx:
+                found = chunked.last_row(tx, seg.source_uid, seg.epoch, *bounds)
+            if found is not None:
+                return found
         return None
 
     # -- time-keyed streams ----------------------------------------------------------------
@@ -351,6 +427,16 @@ class SqliteStore:
 
     def list_files(self, uid: str) -> list[str]:
         return [r[0] for r in self._reader().execute("SELECT name FROM run_files WHERE uid=? ORDER BY name", (uid,))]
+
+    # -- media (runtree.store.media) -------------------------------------------------------
+    def put_media(self, uid: str, epoch: int, files: Sequence[MediaFile], data: Mapping[str, bytes]) -> None:
+        self._media.put(uid, epoch, files, data)
+
+    def list_media(self, segments: Sequence[Segment], *, path: str | None = None, sha256: str | None = None) -> list[MediaFile]:
+        return self._media.list(segments, path, sha256)
+
+    def read_media(self, uid: str, sha256: str) -> bytes:
+        return self._media.read_blob(sha256)
 
     # -- server API keys -------------------------------------------------------------------
     def create_key(self, key: ApiKey, *, only_if_first: bool = False) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeVar
@@ -40,6 +40,7 @@ class SyncReport:
     samples: int = 0
     lines: int = 0
     files: int = 0
+    media: int = 0
     skipped: list[str] = field(default_factory=list)
 
 
@@ -66,6 +67,22 @@ def _batches(items: Iterable[T], size: int = BATCH) -> Iterable[list[T]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
         yield chunk
+
+
+class _Blobs(Mapping[str, bytes]):
+    """A run's media bytes in `src`, read only when the destination asks for them (it has most already)."""
+
+    def __init__(self, src: Store, uid: str) -> None:
+        self.src, self.uid = src, uid
+
+    def __getitem__(self, sha256: str) -> bytes:
+        return self.src.read_media(self.uid, sha256)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 def _this_process() -> dict[str, Any]:
@@ -106,6 +123,10 @@ def sync_run(src: Store, dst: Store, run: RunRecord, report: SyncReport) -> None
         whole = [Segment(run.uid, epoch, 0)]
         last = dst.last_row(whole)
         start = 0 if last is None else last[0] + 1
+        # Media before the rows that reference them; put_media is idempotent, so an interrupted sync may repeat it.
+        for media_batch in _batches(src.list_media([Segment(run.uid, epoch, start)]), 200):
+            dst.put_media(run.uid, epoch, media_batch, _Blobs(src, run.uid))
+            report.media += len(media_batch)
         for batch in _batches(src.read_rows([Segment(run.uid, epoch, start)])):
             rows = [(int(r["_step"]), float(r.get("_timestamp", 0.0)), r) for r in batch]
             dst.append_rows(run.uid, epoch, rows)

@@ -18,20 +18,31 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, Sequence
+import struct
+import sys
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
 
+from runtree.domain import chunks
+from runtree.domain.chunks import Agg, Column
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.store.base import ApiKey
+from runtree.store.chunked import Piece
 from runtree.store.codec import dumps as dumps_exact
 
 __all__ = [
+    "COLUMNS_MEDIA_TYPE",
     "EXACT_MEDIA_TYPE",
+    "aggregates_from_json",
+    "aggregates_to_json",
     "decode_columns",
+    "decode_pieces",
     "dumps_exact",
     "encode_columns",
+    "encode_pieces",
     "key_from_json",
     "key_to_json",
     "loads",
@@ -193,3 +204,99 @@ def decode_columns(page: Mapping[str, Any]) -> list[dict[str, Any]]:
         for i in missing:
             del rows[i][k]
     return rows
+
+
+# -- history as binary columns -------------------------------------------------------------------
+# A stream of pieces (runtree.store.chunked.Piece), each: a 4-byte little-endian header length, the header
+# (JSON: lo, hi, n, implied, order, and per column [key, kind, bitmap bytes, value bytes]), then the
+# buffers: steps (int64), times (float64, empty when not asked for), and per column its presence bitmap
+# and values (float64 / int64 little-endian, one byte per bool, or exact-dialect JSON text of a list).
+# numpy reads the typed buffers as they are: no Python object per point on either side.
+COLUMNS_MEDIA_TYPE = "application/vnd.runtree.columns"
+NEXT_MIN_STEP = "X-Next-Min-Step"  # header of a columns page that has a next one: its min_step
+_LE = sys.byteorder == "little"
+
+
+def _le(a: array[Any]) -> bytes:
+    if not _LE:
+        a = array(a.typecode, a)
+        a.byteswap()
+    return a.tobytes()
+
+
+def _typed(col: Column) -> tuple[bytes, bytes]:
+    """(kind, values as bytes) of a column, typing a tail's JSON column when its values allow."""
+    if col.kind in (chunks.FLOAT, chunks.INT):
+        return col.kind, col.raw if col.raw else _le(array("d" if col.kind == chunks.FLOAT else "q", col.values))
+    if col.kind == chunks.BOOL:
+        return col.kind, bytes(col.values)
+    kind = chunks.column_kind(col.values)
+    if kind == chunks.FLOAT:
+        return kind, _le(array("d", col.values))
+    if kind == chunks.INT:
+        return kind, _le(array("q", col.values))
+    if kind == chunks.BOOL:
+        return kind, bytes(col.values)
+    return chunks.JSON, dumps_exact(list(col.values)).encode()
+
+
+def encode_pieces(pieces: Iterable[Piece], with_times: bool = True) -> Iterator[bytes]:
+    """The pieces as binary frames (see above), one bytes object per piece."""
+    for p in pieces:
+        cols, bufs = [], [_le(array("q", p.steps)), _le(array("d", p.times)) if with_times else b""]
+        for k, col in p.columns.items():
+            kind, data = _typed(col)
+            bitmap = col.present or b""
+            cols.append([k, kind.decode(), len(bitmap), len(data)])
+            bufs += [bitmap, data]
+        head = orjson.dumps(
+            {"lo": p.lo, "hi": p.hi, "n": len(p.steps), "implied": p.implied, "order": p.order, "cols": cols, "times": len(bufs[1])}
+        )
+        yield struct.pack("<I", len(head)) + head + b"".join(bufs)
+
+
+def decode_pieces(data: bytes) -> Iterator[Piece]:
+    """Read back what encode_pieces wrote."""
+    view = memoryview(data)
+    at = 0
+    while at < len(view):
+        (size,) = struct.unpack_from("<I", view, at)
+        head = orjson.loads(view[at + 4 : at + 4 + size])
+        at += 4 + size
+        n = head["n"]
+        steps = array("q")
+        steps.frombytes(view[at : at + 8 * n])
+        at += 8 * n
+        times = array("d")
+        times.frombytes(view[at : at + head["times"]])
+        at += head["times"]
+        if not _LE:
+            steps.byteswap()
+            times.byteswap()
+        cols: dict[str, Column] = {}
+        for key, kind, nbits, nbytes in head["cols"]:
+            bitmap = bytes(view[at : at + nbits]) if nbits else None
+            raw = bytes(view[at + nbits : at + nbits + nbytes])
+            at += nbits + nbytes
+            k = kind.encode()
+            if k in (chunks.FLOAT, chunks.INT):
+                a = array("d" if k == chunks.FLOAT else "q")
+                a.frombytes(raw)
+                if not _LE:
+                    a.byteswap()
+                cols[key] = Column(k, a, bitmap, raw if _LE else a.tobytes())
+            elif k == chunks.BOOL:
+                cols[key] = Column(k, [b != 0 for b in raw], bitmap, b"")
+            else:
+                cols[key] = Column(k, loads(raw), bitmap, b"")
+        order = tuple(head["order"]) if head.get("order") is not None else None
+        yield Piece(steps, times if head["times"] else array("d", bytes(8 * n)), head["implied"], cols, head["lo"], head["hi"], order)
+
+
+def aggregates_to_json(aggs: Mapping[str, Agg]) -> str:
+    """Per-key aggregates as exact-dialect JSON text (a string field of a strict JSON answer)."""
+    return dumps_exact({k: [a.last, a.count, a.min, a.max, a.sum, a.first] for k, a in aggs.items()})
+
+
+def aggregates_from_json(text: str) -> dict[str, Agg]:
+    return {k: Agg(*v) for k, v in loads(text).items()}

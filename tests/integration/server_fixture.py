@@ -88,6 +88,7 @@ def running_server(db_url: str, log_dir: Path, *, workers: int = 1, timeout: flo
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"server-{port}.log"
     env = {k: v for k, v in os.environ.items() if k not in ("RUNTREE_BASE_URL", "RUNTREE_STORE_URL", "RUNTREE_API_KEY")}
+    env["RUNTREE_BLOBS_URL"] = str(log_dir / "blobs")  # a PostgreSQL server's media files (SQLite keeps them beside its file)
     cmd = [sys.executable, "-m", "runtree.server", "--db", db_url, "--port", str(port), "--workers", str(workers), "--no-access-log"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -67,14 +67,18 @@ def test_values_kept_exactly(rt_dir: Path) -> None:
     assert (row["np"], row["arr"], row["s"], row["b"], row["nested.a.b"]) == (0.5, 3, "hello", False, 1)
 
 
-def test_bad_value_raises_and_nothing_is_lost(rt_dir: Path) -> None:
+def test_a_value_runtree_cannot_store_is_named_and_the_rest_of_the_row_kept(rt_dir: Path) -> None:
     run = runtree.init(project="p")
     run.log({"a": 1})
-    with pytest.raises(TypeError, match=r"key 'bad' has type list"):
-        run.log({"ok": 2, "bad": [1, 2]})
+    with pytest.warns(RuntreeWarning, match=r"key 'bad' has a value of type object"):
+        run.log({"ok": 2, "bad": object(), "lst": [1, 2]})
     run.log({"a": 3})
     run.finish()
-    assert [(r["_step"], r.get("a"), "ok" in r) for r in _history(run)] == [(0, 1, False), (1, 3, False)]
+    assert [(r["_step"], r.get("a"), r.get("ok"), r.get("lst"), "bad" in r) for r in _history(run)] == [
+        (0, 1, None, None, False),
+        (1, None, 2, [1, 2], False),
+        (2, 3, None, None, False),
+    ]
 
 
 def test_bad_step_argument(rt_dir: Path) -> None:

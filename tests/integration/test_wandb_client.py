@@ -318,3 +318,26 @@ print(json.dumps({"parent": run.id, "child": child.id}))
     assert parent.history()["metric"].tolist() == list(range(20)) and parent.state == "finished"
     assert child.history()["metric"].tolist() == [*range(11), -11, -12, -13, -14] and child.state == "finished"
     assert [(s.source_uid, s.first_step, s.last_step) for s in child.segments] == [(parent.uid, 0, 10), (child.uid, 11, None)]
+
+
+def test_the_clients_media_files_are_the_runs_media(server: Server, key: str, api: runtree.Api, tmp_path: Path) -> None:
+    """An image and a table logged by the real client: their files, uploaded as run files, are also the run's media
+    (stored once by sha256, listed at their step) and served by the media routes the UI uses."""
+    code = (
+        "import json, numpy as np, wandb\n"
+        f"run = wandb.init(entity={ENTITY!r}, project='media')\n"
+        "for s in range(2):\n"
+        "    run.log({'img': wandb.Image(np.full((8, 8, 3), s * 50, dtype=np.uint8)), 't': wandb.Table(columns=['a'], data=[[s]])})\n"
+        "run.finish()\n"
+        "print(json.dumps({'id': run.id}))\n"
+    )
+    ids = ids_of(run_script(code, wandb_env(server, key, tmp_path), tmp_path))
+    run = api.run(f"{ENTITY}/media/{ids['id']}")
+    rows = run.history(pandas=False)
+    assert [r["img"]["_type"] for r in rows] == ["image-file", "image-file"]
+    headers = {"Authorization": f"Bearer {key}"}
+    listed = httpx.get(f"{server.url}/api/v1/runs/{run.uid}/media", headers=headers).json()["media"]
+    assert sorted((m["step"], m["key"], m["type"]) for m in listed) == [(0, "img", "image-file"), (0, "t", "table-file"),
+                                                                       (1, "img", "image-file"), (1, "t", "table-file")]
+    got = httpx.get(f"{server.url}/api/v1/runs/{run.uid}/media/{rows[1]['img']['sha256']}", headers=headers)
+    assert got.status_code == 200 and got.content[:4] == b"\x89PNG"

@@ -15,6 +15,7 @@ key gets a 401 in W&B's error shape, and nothing is written.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import mimetypes
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from runtree.domain import ids
+from runtree.domain import ids, media
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, RunIsActive, RuntreeError, StoreError, UsageError
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
 from runtree.server.guards import parse_json
@@ -60,6 +61,14 @@ def _parse(body: bytes) -> Any:
         return parse_json(body) if body else None
     except ValueError as e:
         raise UsageError(f"the request body is not JSON: {e}") from None
+
+
+def _as_media(store: Store, uid: str, name: str, data: bytes) -> None:
+    """A logged media file (media/images/img_3_<sha>.png) is also the run's media at its step, stored once by
+    sha256, so the UI's Media tab and the media routes serve it as they do an SDK run's."""
+    f = media.file_of_path(name, hashlib.sha256(data).hexdigest(), len(data))
+    if f is not None:
+        store.put_media(uid, store.get_run(uid).epoch, [f], {f.sha256: data})
 
 
 def mount_wandb(app: FastAPI, store: Store, auth: KeyAuth | OpenAuth, signer: Signer | None = None) -> None:
@@ -154,6 +163,7 @@ def wandb_router(store: Store, auth: KeyAuth | OpenAuth, signer: Signer) -> APIR
         except StoreError as e:
             return _json(503, {"error": str(e)})
         await run_in_threadpool(store.put_file, uid, name, data)
+        await run_in_threadpool(_as_media, store, uid, name, data)
         return Response(status_code=200)
 
     r.include_router(links.links_router(store, auth))

@@ -121,7 +121,7 @@ def full_summary(store: Store, run: RunRecord, client: Mapping[str, Any]) -> dic
     """The run's summary over its whole visible history (runtree's rules), with the client's never-logged keys."""
     builder = SummaryBuilder({n: MetricDef.from_json(n, d) for n, d in run.metric_defs.items()})
     segments = store.read_segments(run.uid)
-    builder.add_all(store.read_rows(segments))
+    builder.absorb(store.read_aggregates(segments))  # per-chunk aggregates: no row is read
     return {**summary_only(store, run, segments), **client, **builder.result()}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from importlib import resources
 
+SEALED = 7  # before this step, a store converts its history rows into chunks (runtree.store.chunked.seal)
+
 
 def load(dialect: str) -> list[tuple[int, str, str]]:
     """(version, name, sql) of every step for `dialect`, in order."""

@@ -12,7 +12,7 @@ import { notFoundPage, errorPage } from './pages/notfound.js';
 const ROUTES = [
   [/^\/$/, () => projectsPage],
   [/^\/p\/([^/]+)\/([^/]+)\/?(tree|table)?\/?$/, (m) => (main, ctx) => projectPage(main, { entity: m[1], project: m[2], view: m[3] || 'workspace' }, ctx)],
-  [/^\/r\/([^/]+)\/?(overview|charts|system|logs)?\/?$/, (m) => (main, ctx) => runPage(main, { uid: m[1], tab: m[2] || 'charts' }, ctx)],
+  [/^\/r\/([^/]+)\/?(overview|charts|media|system|logs)?\/?$/, (m) => (main, ctx) => runPage(main, { uid: m[1], tab: m[2] || 'charts' }, ctx)],
   [/^\/r\/([^/]+)\/archive\/(\d+)\/?$/, (m) => (main, ctx) => runPage(main, { uid: m[1], tab: 'archive', archive: Number(m[2]) }, ctx)],
 ];
 

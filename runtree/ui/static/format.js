@@ -51,19 +51,27 @@ export function number(v) {
   return String(Number(v.toPrecision(6)));
 }
 
-/** Any config or summary value as short text. */
+/** Any config or summary value as short text (a W&B media value by its kind: the Media tab shows it). */
 export function value(v) {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'number') return number(v);
   if (typeof v === 'string') return v;
+  if (typeof v === 'object' && typeof v._type === 'string') return media(v);
   return JSON.stringify(v);
+}
+
+function media(v) {
+  if (v._type === 'histogram') return `histogram (${(v.values || []).length} bins)`;
+  if (v._type === 'table-file') return `table ${v.nrows ?? '?'}×${v.ncols ?? '?'}`;
+  if (v.width && v.height) return `${v._type.replace('-file', '')} ${v.width}×${v.height}`;
+  return v._type.replace('-file', '');
 }
 
 /** {a: {b: 1}} -> {'a.b': 1}: nested config and summary values as dotted keys (as W&B's tables show them). */
 export function flatten(obj, prefix = '', out = {}) {
   for (const [k, v] of Object.entries(obj || {})) {
     const key = prefix ? `${prefix}.${k}` : k;
-    if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length) flatten(v, key, out);
+    if (v && typeof v === 'object' && !Array.isArray(v) && typeof v._type !== 'string' && Object.keys(v).length) flatten(v, key, out);
     else out[key] = v;
   }
   return out;

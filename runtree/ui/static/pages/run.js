@@ -7,10 +7,11 @@ import { duration, runtime } from '../format.js';
 import { archivePage } from './archive.js';
 import { chartsTab } from './charts.js';
 import { logsTab } from './logs.js';
+import { mediaTab } from './media.js';
 import { overviewTab } from './overview.js';
 import { systemTab } from './system.js';
 
-const TABS = [['overview', 'Overview'], ['charts', 'Charts'], ['system', 'System'], ['logs', 'Logs']];
+const TABS = [['overview', 'Overview'], ['charts', 'Charts'], ['media', 'Media'], ['system', 'System'], ['logs', 'Logs']];
 const POLL_MS = 2000;
 
 export async function runPage(main, { uid, tab, archive }, ctx) {
@@ -67,7 +68,7 @@ export async function runPage(main, { uid, tab, archive }, ctx) {
   };
   drawHead();
 
-  const pages = { overview: overviewTab, charts: chartsTab, system: systemTab, logs: logsTab, archive: archivePage };
+  const pages = { overview: overviewTab, charts: chartsTab, media: mediaTab, system: systemTab, logs: logsTab, archive: archivePage };
   const view = await pages[tab](body, run, ctx, { archive, onRename: (name) => { run = { ...run, name }; drawHead(); ctx.crumbs(h('span.muted', run.entity), link(projectHref, run.project), link(base, run.name)); } });
 
   // Follow a live run: the header and the tab get each new record; polling stops once the run has ended.
