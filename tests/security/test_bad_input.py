@@ -34,7 +34,8 @@ BIG = 2**70
 @pytest.fixture
 def server(postgres_server: Server) -> Iterator[Server]:
     admin = postgres_server.fresh_store()
-    admin.create_run(RunRecord(uid=UID, entity="e", project="p", id="a", name="a", created_at=1.0), lineage.new_run(UID))
+    run = RunRecord(uid=UID, entity="e", project="p", id="a", name="a", created_at=1.0, heartbeat_at=time.time())
+    admin.create_run(run, lineage.new_run(UID))  # a live heartbeat: the server's reaper leaves it running
     admin.append_rows(UID, 0, [(s, float(s), {"_step": s, "x": float(s)}) for s in range(3)])
     admin.close()
     yield postgres_server

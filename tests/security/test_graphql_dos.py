@@ -34,7 +34,8 @@ VIEWER = {"query": "query Viewer { viewer { entity } }", "operationName": "Viewe
 @pytest.fixture
 def server(postgres_server: Server) -> Iterator[Server]:
     admin = postgres_server.fresh_store()
-    admin.create_run(RunRecord(uid=PARENT, entity="team", project="p", id="parent", name="parent", created_at=1.0), lineage.new_run(PARENT))
+    parent = RunRecord(uid=PARENT, entity="team", project="p", id="parent", name="parent", created_at=1.0, heartbeat_at=time.time())
+    admin.create_run(parent, lineage.new_run(PARENT))  # a live heartbeat: the server's reaper leaves it running
     admin.close()
     yield postgres_server
 

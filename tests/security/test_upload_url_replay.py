@@ -9,6 +9,7 @@ key that asked for it (revoke the key and its URLs stop working).
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -33,8 +34,8 @@ FILES = (
 @pytest.fixture
 def server(postgres_server: Server) -> Iterator[Server]:
     admin = postgres_server.fresh_store()
-    admin.create_run(RunRecord(uid=VICTIM_UID, entity="alice", project="p", id="victim", name="victim", created_at=1.0),
-                     lineage.new_run(VICTIM_UID))  # fmt: skip
+    run = RunRecord(uid=VICTIM_UID, entity="alice", project="p", id="victim", name="victim", created_at=1.0, heartbeat_at=time.time())
+    admin.create_run(run, lineage.new_run(VICTIM_UID))
     admin.close()
     yield postgres_server
 
