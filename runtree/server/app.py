@@ -435,7 +435,12 @@ def _streams(store: Store) -> APIRouter:
         q = schemas.HistoryQuery(segments=segments, min_step=min_step, max_step=max_step, keys=keys, samples=samples, limit=limit)
         return _history(who, segments, q)
 
-    @r.post("/query/columns", summary="The visible history as binary typed columns, only the keys asked for (Store.read_pieces)")
+    @r.post(
+        "/query/columns",
+        summary="The visible history as binary typed columns, only the keys asked for (Store.read_pieces)",
+        response_class=Response,
+        responses={200: {"description": "typed columns (runtree.store.wire)", "content": {wire.COLUMNS_MEDIA_TYPE: {}}}},
+    )
     def query_columns(body: schemas.ColumnsQuery, who: Caller) -> Response:
         _check_sources(store, who, body.segments)
         frames: list[bytes] = []

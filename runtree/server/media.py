@@ -20,6 +20,7 @@ from runtree.domain.media import MAX_PATH, MediaFile, check_path, check_sha256
 from runtree.domain.records import Segment
 from runtree.errors import NoSuchFile, NoSuchRun, UsageError
 from runtree.server.auth import KeyAuth, OpenAuth, Principal
+from runtree.server.schemas import SegmentIn
 from runtree.store.blobs import digest
 from runtree.store.wire import dumps_exact
 
@@ -63,7 +64,7 @@ class PutMedia(BaseModel):
 
 class MediaQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    segments: list[Segment] = Field(max_length=10_000)
+    segments: list[SegmentIn] = Field(max_length=10_000)
     path: str | None = Field(None, max_length=MAX_PATH)
     sha256: str | None = Field(None, max_length=64)
 
