@@ -221,7 +221,7 @@ def test_runs_table_defaults_sticky_name_empty_last_groups_and_column_changes(pa
     width = th.bounding_box()["width"]  # type: ignore[index]
     page.locator('table.runs thead th[data-col="config:optimizer"]').drag_to(page.locator('table.runs thead th[data-col="state"]'))
     expect(heads.nth(1)).to_have_attribute("data-col", "config:optimizer")
-    assert _query(page)["cols"].startswith("config:optimizer,")
+    expect(page).to_have_url(re.compile(r"cols=config%3Aoptimizer%2C"))
     page.goto(f"{sweep_server.url}/p/tester/sweep/table")  # no settings in the URL: this user's arrangement
     expect(heads.nth(1)).to_have_attribute("data-col", "config:optimizer")
     assert abs(page.locator('table.runs thead th[data-col="config:lr"]').bounding_box()["width"] - width) < 2  # type: ignore[index]
@@ -237,6 +237,7 @@ def test_views_live_in_the_url_back_restores_the_table_and_links_resolve(
     page.get_by_label("smoothing").fill("0.6")
     page.get_by_label("log y").check()
     expect(page.locator("table.runs tbody tr")).to_have_count(12)
+    expect(page).to_have_url(re.compile(r"sort=config%3Alr%3A-1"))  # the table writes the URL when typing pauses
     url = page.url
     q = _query(page)
     assert (q["f"], q["smooth"], q["logy"], q["sort"]) == ("optimizer = lion", "0.6", "1", "config:lr:-1")
@@ -335,7 +336,7 @@ def test_sweep_panels_brush_filter_importance_and_scatter(page: Page, sweep_serv
     expect(rows).not_to_have_count(ALL)
     n = rows.count()
     expect(_panel(page, "train/loss")).to_have_attribute("data-lines", str(n))
-    assert "brush" in _query(page)
+    expect(page).to_have_url(re.compile("brush="))
     chip.get_by_role("button").click()
     expect(rows).to_have_count(ALL)
 

@@ -82,7 +82,7 @@ export function runsTable(opts) {
     limit = PAGE;
     view.sel = [...sel].join(',');
     view.hide = [...hidden].join(',');
-    draw();
+    if (what === 'filter' || what === 'shown') drawBody(); else draw(); // a keystroke redraws the rows only
     opts.onChange?.(what);
   }
 
