@@ -109,8 +109,8 @@ export function workspaceView(body, table, view, who, ctx) {
     smoothOut.textContent = smoothLabel(smooth.value);
     view.smooth = smooth.value === '0' ? '' : smooth.value;
     writeView(view);
-    window.__smoothStart = performance.now();
-    markAll(true);
+    window.__smoothStart ??= performance.now();
+    markAll(); // one redraw per frame however fast the slider moves
     clearTimeout(settle);
     settle = setTimeout(() => fetchSmoothed(), 400);
   });
