@@ -431,7 +431,8 @@ export function workspaceView(body, table, view, who, ctx) {
       // A group expanded in the table shows its runs too, faint, behind the mean.
       for (const g of groups) if (table.isOpen(g.label)) members.push(...g.runs.map((r) => inShown.get(r.uid)).filter(Boolean));
     }
-    p.sub.textContent = `${groups ? `${groupLines.length} groups · ` : ''}${lines.length} run${lines.length === 1 ? '' : 's'}${axis !== '_step' ? ` · x: ${axisName(axis)}` : ''}${loaded < shown.length ? ' · loading…' : ''}`;
+    const more = table.shown().length - shown.length; // beyond "max runs": the table's first ones are drawn
+    p.sub.textContent = `${groups ? `${groupLines.length} groups · ` : ''}${lines.length} run${lines.length === 1 ? '' : 's'}${more > 0 ? ` (first ${shown.length} of ${shown.length + more})` : ''}${axis !== '_step' ? ` · x: ${axisName(axis)}` : ''}${loaded < shown.length ? ' · loading…' : ''}`;
     p.card.dataset.lines = String(lines.length);
     p.card.dataset.axis = axis;
     if (!lines.length) {

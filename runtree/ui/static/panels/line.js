@@ -311,7 +311,10 @@ export function linePanelChart(el, { height = 220, onZoom, onReset } = {}) {
           if (u.select.width < 2) return;
           onZoom?.(u.posToVal(u.select.left, 'x'), u.posToVal(u.select.left + u.select.width, 'x'));
         }],
-        draw: [() => { el.dataset.draws = String(Number(el.dataset.draws || 0) + 1); }],
+        draw: [(u) => {
+          el.dataset.draws = String(Number(el.dataset.draws || 0) + 1);
+          el.dataset.lastX = String(u.data[0].length ? u.data[0][u.data[0].length - 1] : '');
+        }],
       },
     }, data, el);
     applyZoom();
