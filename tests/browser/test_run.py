@@ -58,6 +58,13 @@ def test_a_fork_of_a_fork_overlays_its_sibling_forks(page: Page, ui_server: UiSe
         legend = page.locator('section.chart-card[data-key="loss"] .u-legend')
         expect(legend).to_contain_text("parent: faster")
         expect(legend).to_contain_text("sibling: sibling-fork (fork @ 260)")
+        # The sibling's line starts after its fork step: up to there it is the parent's history, drawn once.
+        labels = legend.locator(".u-series .u-label").all_inner_texts()[1:]
+        starts = page.locator('section.chart-card[data-key="loss"] .chart').get_attribute("data-starts").split(",")  # type: ignore[union-attr]
+        sibling = next(i for i, t in enumerate(labels) if t.startswith("sibling: sibling-fork"))
+        parent_line = next(i for i, t in enumerate(labels) if t.startswith("parent: faster"))
+        assert float(starts[sibling]) > 260
+        assert float(starts[parent_line]) == 0
     finally:
         api.store.update_run(sib.uid, project="scratch")  # out of the demo project, which other tests count
 
