@@ -13,6 +13,9 @@ from tests.browser.conftest import VIEWPORT, UiServer, snapshot
 from tests.browser.workspace_project import Project
 
 ALL = 42
+# A workspace redraws up to a dozen charts of 42 lines after each change: on a busy 2-core machine that can
+# take seconds, so these expectations wait longer than Playwright's default 5 s.
+expect.set_options(timeout=15_000)
 
 
 def _panel(page: Page, key: str) -> Locator:
