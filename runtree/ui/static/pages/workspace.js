@@ -387,6 +387,7 @@ export function workspaceView(body, table, view, who, ctx) {
     for (const p of panels.values()) p.dirty = true;
     if (now) drawVisible(); else queueDraw();
   }
+  let sliced = false; // draw a few panels per frame (after a table change: typing stays responsive)
   function queueDraw() {
     if (drawQueued) return;
     drawQueued = true;
@@ -396,11 +397,14 @@ export function workspaceView(body, table, view, who, ctx) {
     const shown = shownRuns();
     const groups = table.groups(shown);
     const defs = defsOf(runs);
+    const t0 = performance.now();
     for (const p of panels.values()) {
       if (!p.dirty || !p.visible || !p.card.isConnected) continue;
+      if (sliced && performance.now() - t0 > 12) { queueDraw(); return; } // the rest next frame
       p.dirty = false;
       drawPanel(p, shown, groups, defs);
     }
+    sliced = false;
     if (window.__smoothStart !== undefined) {
       window.__smoothMs = performance.now() - window.__smoothStart;
       window.__smoothStart = undefined;
@@ -540,7 +544,7 @@ export function workspaceView(body, table, view, who, ctx) {
       markAll();
     },
     /** The table's filter, eye, selection or grouping changed. */
-    shownChanged() { fetchShown(); markAll(); sweep.redraw(); },
+    shownChanged() { sliced = true; fetchShown(); markAll(); sweep.redraw(); },
     topMetrics: () => displayOrder(keys, layout).slice(0, 4),
   };
 }
