@@ -87,7 +87,8 @@ export function runsTable(opts) {
   }
 
   // The URL's columns, else the ones this user last arranged for the project, else the defaults.
-  const columns = () => (view.cols ? view.cols.split(',').filter(Boolean) : Array.isArray(saved.cols) && saved.cols.length ? saved.cols : defaults());
+  let defaultCols = null; // worked out once per set of runs (it weighs every config key's spread)
+  const columns = () => (view.cols ? view.cols.split(',').filter(Boolean) : Array.isArray(saved.cols) && saved.cols.length ? saved.cols : (defaultCols ??= defaults()));
   function defaults() {
     const cfgKeys = unionKeys(runs.map((r) => configOf.get(r.uid)));
     const ranked = cfgKeys.map((k) => [k, spread(runs.map((r) => configOf.get(r.uid)?.[k]))]).filter(([, s]) => s > 0)
@@ -151,7 +152,7 @@ export function runsTable(opts) {
       h('div.menu-title', 'Run'), FIXED.map(([k, label]) => box(k, label)),
       h('div.menu-title', 'Config'), cfgKeys.map((k) => box(`config:${k}`, k)),
       h('div.menu-title', 'Summary'), sumKeys.map((k) => box(`summary:${k}`, k)),
-      h('button.btn.small', { type: 'button', onclick: () => { setColumns([]); view.cols = ''; drawHead(); drawBody(); drawColumnsMenu(); } }, 'Reset to defaults'));
+      h('button.btn.small', { type: 'button', onclick: () => { setColumns([]); view.cols = ''; defaultCols = null; drawHead(); drawBody(); drawColumnsMenu(); } }, 'Reset to defaults'));
     const keep = groupSel.value || view.rgroup || '';
     fill(groupSel, h('option', { value: '' }, 'none'), h('option', { value: 'settings', title: 'every config key that varies, except seeds: the seeds of one setting become one group' }, 'setting (all but seed)'),
       h('option', { value: 'group' }, 'group'), h('option', { value: 'job_type' }, 'job_type'),
@@ -325,12 +326,13 @@ export function runsTable(opts) {
         summaryOf.set(r.uid, flatten(r.summary));
       }
       for (const uid of [...sel]) if (!byUid.has(uid)) sel.delete(uid);
+      defaultCols = null;
       setFilter();
       order = null;
       drawColumnsMenu();
       draw();
     },
-    redrawColumns() { if (!view.cols) { drawHead(); drawBody(); } },
+    redrawColumns() { if (!view.cols) { defaultCols = null; drawHead(); drawBody(); } },
     /** Runs the table shows (filtered, sorted). */
     visible,
     /** Runs the panels draw: visible, not hidden by the eye, and only the selected ones when asked. */
