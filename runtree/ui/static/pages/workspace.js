@@ -289,8 +289,12 @@ export function workspaceView(body, table, view, who, ctx) {
   const TIME_AXES = new Set(['wall', 'relative']);
   /** Whether some panel's x axis is wall or relative time: then series carry their timestamps. */
   const needTime = () => TIME_AXES.has(view.x) || Object.values(layout.panel).some((p) => TIME_AXES.has(p.x));
+  let wantQueued = false;
   function want(key) {
-    if (!wanted.has(key)) { wanted.add(key); fetchShown(); }
+    if (wanted.has(key)) return;
+    wanted.add(key);
+    // The panels coming into view together are asked for in one request.
+    if (!wantQueued) { wantQueued = true; setTimeout(() => { wantQueued = false; fetchShown(); }, 0); }
   }
   function wantAxis() { for (const k of axisKeys()) wanted.add(k); fetchShown(); }
 
@@ -343,10 +347,11 @@ export function workspaceView(body, table, view, who, ctx) {
           for (const k of ks) { const p = panels.get(k); if (p) p.dirty = true; }
           // Drawn after the first answer (something to look at) and after the last; not at every one between.
           done += 1;
-          if (done === 1 || done === jobs.length) markAll();
+          if (done === jobs.length) { clearTimeout(early); markAll(); } else if (done === 1) early = setTimeout(markAll, 300);
         }
       };
       let done = 0;
+      let early = 0; // a first look when the rest takes a while
       await Promise.all(Array.from({ length: PARALLEL }, worker));
     }
   }

@@ -59,7 +59,7 @@ export function sweepSection(table, view, ctx, onBrush) {
     toggle.setAttribute('aria-expanded', String(!body.hidden));
     view.sweep = body.hidden ? '0' : '';
     writeView(view);
-    if (!body.hidden) redraw();
+    if (!body.hidden) { redraw(); loadImportance(); }
   });
   let runs = [];
   let params = [];
@@ -220,12 +220,12 @@ export function sweepSection(table, view, ctx, onBrush) {
       if (Object.keys(brushes).length) applyBrushes();
       redraw();
       clearTimeout(impTimer);
-      impTimer = setTimeout(() => { if (!el.hidden) loadImportance(); }, 50);
+      impTimer = setTimeout(() => { if (!el.hidden && !body.hidden) loadImportance(); }, 50);
     },
     redraw() {
       redraw();
       clearTimeout(impTimer);
-      impTimer = setTimeout(() => { if (!el.hidden) loadImportance(); }, 300);
+      impTimer = setTimeout(() => { if (!el.hidden && !body.hidden) loadImportance(); }, 300);
     },
   };
 }
