@@ -179,6 +179,12 @@ def test_line_settings_smoothing_axes_scales_outliers_and_legend(page: Page, swe
     val.get_by_role("button", name="Apply").click()
     expect(val).to_have_attribute("data-axis", "_step")
     expect(_panel(page, "val/loss")).to_have_attribute("data-axis", "epoch")
+    val.get_by_role("button", name="panel settings val/acc").click()
+    val.get_by_label("panel y min").fill("0.5")
+    val.get_by_label("panel log y").select_option("0")
+    val.get_by_role("button", name="Apply").click()
+    layout = _query(page)["lay"]
+    assert '"ymin":"0.5"' in layout and '"logy":""' in layout and '"x":"_step"' in layout  # kept per panel, in the URL
     page.evaluate("localStorage.clear()")
 
 

@@ -198,15 +198,30 @@ export function workspaceView(body, table, view, who, ctx) {
     const smoothIn = h('input.input.tiny', { type: 'number', min: 0, max: 0.99, step: 0.05, value: own.smooth ?? '', placeholder: view.smooth || '0', 'aria-label': 'panel smoothing' });
     const xIn = h('select.select', { 'aria-label': 'panel x axis' }, xOptions(own.x ?? ''));
     xIn.value = own.x ?? '';
-    const logIn = h('select.select', { 'aria-label': 'panel log y' }, h('option', { value: '' }, 'workspace'), h('option', { value: '1' }, 'log'), h('option', { value: '0' }, 'linear'));
-    logIn.value = own.logy ?? '';
+    const scale = (label, value) => {
+      const el = h('select.select', { 'aria-label': label }, h('option', { value: '' }, 'workspace'), h('option', { value: '1' }, 'log'), h('option', { value: '0' }, 'linear'));
+      el.value = value === undefined ? '' : value === '1' ? '1' : '0';
+      return el;
+    };
+    const logIn = scale('panel log y', own.logy);
+    const logxIn = scale('panel log x', own.logx);
+    const clipIn = h('select.select', { 'aria-label': 'panel outliers' }, h('option', { value: '' }, 'workspace'), h('option', { value: '0' }, 'all points'),
+      ['1', '2', '5', '10'].map((v) => h('option', { value: v }, `clip ${v}%`)));
+    clipIn.value = own.outliers === undefined ? '' : own.outliers || '0';
+    const yminIn = h('input.input.tiny', { type: 'text', value: own.ymin ?? '', placeholder: view.ymin || 'auto', 'aria-label': 'panel y min' });
+    const ymaxIn = h('input.input.tiny', { type: 'text', value: own.ymax ?? '', placeholder: view.ymax || 'auto', 'aria-label': 'panel y max' });
     const box = h('div.panel-settings', { role: 'dialog', 'aria-label': `settings of ${key}` },
-      field('smoothing', smoothIn), field('x axis', xIn), field('y scale', logIn),
+      field('smoothing', smoothIn), field('x axis', xIn), field('log x', logxIn), field('y scale', logIn), field('outliers', clipIn),
+      field('y range', h('span', yminIn, ' – ', ymaxIn)),
       h('button.btn.small', { type: 'button', onclick: () => {
         const next = {};
         if (smoothIn.value !== '') next.smooth = smoothIn.value;
         if (xIn.value) next.x = xIn.value;
         if (logIn.value) next.logy = logIn.value === '1' ? '1' : '';
+        if (logxIn.value) next.logx = logxIn.value === '1' ? '1' : '';
+        if (clipIn.value) next.outliers = clipIn.value === '0' ? '' : clipIn.value;
+        if (yminIn.value.trim()) next.ymin = yminIn.value.trim();
+        if (ymaxIn.value.trim()) next.ymax = ymaxIn.value.trim();
         if (Object.keys(next).length) layout.panel[key] = next; else delete layout.panel[key];
         save();
         box.remove();
