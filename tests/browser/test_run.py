@@ -169,3 +169,29 @@ def test_a_metric_with_a_step_metric_is_charted_against_it(page: Page, ui_server
     expect(card.locator(".chart")).to_have_attribute("data-last-x", "4")  # epochs 0..4, not steps 9..49
     expect(card.locator(".chart")).to_have_attribute("data-points", "5")
     expect(page.locator('section.chart-card[data-key="loss"] .chart')).to_have_attribute("data-last-x", "49")
+
+
+def test_overlays_and_zoom_of_a_runs_charts_are_in_the_url(page: Page, ui_server: UiServer, demo_store: DemoResult) -> None:
+    uid = _run(demo_store, "faster")
+    page.goto(f"{ui_server.url}/r/{uid}/charts")
+    page.get_by_test_id("overlay-family").check()
+    expect(page).to_have_url(re.compile("family=1"))
+    card = page.locator('section.chart-card[data-key="loss"]')
+    card.scroll_into_view_if_needed()
+    expect(card.locator(".u-legend")).to_contain_text("parent: baseline")
+    box = card.locator(".u-over").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=5)
+    page.mouse.up()
+    expect(card).to_have_attribute("data-zoomed", re.compile(r"^\d+-\d+$"))
+    expect(page).to_have_url(re.compile("zoom="))
+    zoomed = card.get_attribute("data-zoomed")
+
+    page.goto(page.url)  # the shared link: the same overlays, the same zoom
+    expect(page.get_by_test_id("overlay-family")).to_be_checked()
+    page.locator('section.chart-card[data-key="loss"]').scroll_into_view_if_needed()
+    expect(page.locator('section.chart-card[data-key="loss"] .u-legend')).to_contain_text("parent: baseline")
+    expect(page.locator('section.chart-card[data-key="loss"]')).to_have_attribute("data-zoomed", zoomed or "")

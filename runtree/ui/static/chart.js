@@ -142,6 +142,8 @@ export function lineChart(el, opts) {
       placeMarkers(plot);
     },
     resetZoom() { zoomed = false; },
+    /** Show only x in [min, max], as a drag across the chart does (a link restoring a zoom). */
+    zoomTo(min, max) { zoomed = true; plot.setScale('x', { min, max }); },
     destroy() {
       resize.unobserve(el);
       plot.destroy();
