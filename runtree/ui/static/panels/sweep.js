@@ -181,7 +181,7 @@ export function sweepSection(table, view, ctx, onBrush) {
     fill(impBox, h('p.muted.small', 'Computing…'));
     let got;
     try {
-      got = await api.importance(uids, metric, params, ctx.signal);
+      got = await api.importance(uids, metric, params.slice(0, 64), ctx.signal);
     } catch (e) {
       if (e.name !== 'AbortError') fill(impBox, h('p.error', e.message));
       return;
