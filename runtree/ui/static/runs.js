@@ -266,7 +266,6 @@ export function runsTable(opts) {
     const keys = groupKeys();
     if (keys.length) {
       const groups = groupsOf(rows);
-      const [, dir] = sortOf();
       const out = [];
       for (const g of groups) {
         const open = openGroups.has(g.label);
@@ -284,7 +283,6 @@ export function runsTable(opts) {
           })));
         if (open) out.push(...g.runs.map((r) => runRow(r, true)));
       }
-      void dir;
       fill(tbody, out);
       fill(more);
       return;
