@@ -217,6 +217,11 @@ def test_runs_table_defaults_sticky_name_empty_last_groups_and_column_changes(pa
     expect(groups).to_have_count(3)
     page.get_by_role("button", name="expand group optimizer=sgd").click()
     expect(page.locator("table.runs tbody tr[data-uid]")).to_have_count(12)
+    page.get_by_label("group runs by").select_option("config:batch_size")  # a second key refines the groups
+    expect(groups).to_have_count(6)
+    expect(page).to_have_url(re.compile(r"rgroup=config%3Aoptimizer%2Cconfig%3Abatch_size"))
+    page.get_by_role("button", name="stop grouping by optimizer").click()
+    expect(groups).to_have_count(2)
     page.get_by_label("group runs by").select_option("")
 
     # Resize a column and move another; both survive a reload (kept per user), and the order is in the URL.
