@@ -476,6 +476,9 @@ export function workspaceView(body, table, view, who, ctx) {
     if (!members.length) return { ...g, xs: [] };
     const data = align(members.map((l) => ({ xs: l.xs, ys: [l.smooth || l.raw] })));
     const xs = data[0];
+    // Each member's line is read at every shared x inside its own range (linear between its points): runs
+    // sampled at different steps still average over all of them, not over whichever has a point there.
+    for (let j = 1; j < data.length; j++) fillBetween(xs, data[j]);
     const mean = new Array(xs.length).fill(null);
     const lo = new Array(xs.length).fill(null);
     const hi = new Array(xs.length).fill(null);
@@ -587,6 +590,20 @@ export function displayOrder(keys, layout) {
 /** The top panels' metrics for the runs table's default columns, from this user's layout of the project. */
 export function topMetricsOf(runs, base) {
   return displayOrder(metricsOf(runs), normalize(prefs.get(`runtree.workspace.${base}`, null))).slice(0, 4);
+}
+
+/** Fill the gaps of `col` (nulls between two values) by linear interpolation over `xs`, in place. */
+function fillBetween(xs, col) {
+  let prev = -1;
+  for (let i = 0; i < col.length; i++) {
+    if (col[i] === null) continue;
+    if (prev >= 0 && i - prev > 1) {
+      const x0 = xs[prev];
+      const span = xs[i] - x0 || 1;
+      for (let k = prev + 1; k < i; k++) col[k] = col[prev] + ((col[i] - col[prev]) * (xs[k] - x0)) / span;
+    }
+    prev = i;
+  }
 }
 
 function empty(time) { return { points: 0, steps: [], values: [], time: time ? [] : undefined }; }
