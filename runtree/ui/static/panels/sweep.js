@@ -178,7 +178,8 @@ export function sweepSection(table, view, ctx, onBrush) {
     el.querySelector('.imp-metric').textContent = metric ? ` for ${metric}` : '';
     if (!metric || uids.length < 2 || !params.length) { fill(impBox, h('p.empty', 'Needs a metric and at least two runs.')); return; }
     const mine = ++impSeq;
-    fill(impBox, h('p.muted.small', 'Computing…'));
+    // The last answer stays until the new one comes (no flicker while the filter changes).
+    if (!impBox.querySelector('table')) fill(impBox, h('p.muted.small', 'Computing…'));
     let got;
     try {
       got = await api.importance(uids, metric, params.slice(0, 64), ctx.signal);
