@@ -72,6 +72,7 @@ def test_run_colours_are_stable_and_the_eye_and_selection_decide_what_panels_dra
     page.get_by_label("select grid-sgd-32-0.01-s1").check()
     page.get_by_label("show only selected").check()
     expect(loss).to_have_attribute("data-lines", "2")
+    page.wait_for_load_state("networkidle")  # the last redraw done: the hover card belongs to the chart now shown
     # Hovering lists the runs under the cursor, in their table colour.
     box = loss.locator(".u-over").bounding_box()
     assert box is not None
