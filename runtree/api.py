@@ -11,7 +11,7 @@ import pandas as pd
 from runtree.domain import ids
 from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.errors import NoSuchRun, UsageError
-from runtree.store import default_entity, default_store_url, env_store_url, open_store
+from runtree.store import default_entity, is_server_url, open_store, resolve_store_url
 from runtree.store.base import Store
 from runtree.store.reaper import reap
 
@@ -208,14 +208,25 @@ class ApiRun:
         return f"<ApiRun {self.path} ({self.state}) uid={self.uid}>"
 
 
+def _key_entity(store: Any, url: str) -> str | None:
+    """On a runtree server with no entity named in the environment: the API key's own entity, as the SDK uses."""
+    if not is_server_url(url) or os.environ.get("RUNTREE_ENTITY") or os.environ.get("WANDB_ENTITY"):
+        return None
+    try:
+        found = store.whoami().get("default_entity")
+    except Exception:  # an older server, or none answering yet: the plain default
+        return None
+    return str(found) if found else None
+
+
 class Api:
     """Read runs back from a store: the embedded one by default, or `store=` a URL."""
 
     def __init__(self, overrides: Mapping[str, Any] | None = None, *, store: str | None = None, timeout: int | None = None) -> None:
         overrides = dict(overrides or {})
-        url = store or overrides.get("store_url") or env_store_url() or default_store_url(overrides.get("dir"))
+        url = resolve_store_url(store or overrides.get("store_url"), overrides.get("dir"))
         self.store = open_store(url)
-        self.default_entity = overrides.get("entity") or default_entity()
+        self.default_entity = overrides.get("entity") or _key_entity(self.store, url) or default_entity()
         self.default_project = overrides.get("project") or os.environ.get("RUNTREE_PROJECT") or os.environ.get("WANDB_PROJECT")
 
     def run(self, path: str) -> ApiRun:

@@ -21,7 +21,7 @@ from runtree import demo as demo_mod
 from runtree import render
 from runtree.api import Api
 from runtree.errors import RuntreeError, StoreError, UsageError
-from runtree.store import default_store_url
+from runtree.store import default_store_url, resolve_store_url
 
 app = typer.Typer(
     name="runtree",
@@ -51,13 +51,15 @@ def _store_arg(ctx: typer.Context, dir: str | None) -> str | None:
 
 
 def _api(ctx: typer.Context, dir: str | None) -> Api:
-    store = _store_arg(ctx, dir)
-    url = store or os.environ.get("RUNTREE_STORE_URL") or default_store_url()
+    url = resolve_store_url(_store_arg(ctx, dir))  # --dir, else the environment, else `runtree login`'s server
     path = _sqlite_file(url)
     # Reading must not leave an empty store behind where the user mistyped a directory.
     if path is not None and not path.exists():
-        raise StoreError(f"no runtree store at {path} (give --dir or set RUNTREE_DIR to the directory your runs logged to)")
-    return Api(store=store)
+        raise StoreError(
+            f"no runtree store at {path} (give --dir, set RUNTREE_DIR to the directory your runs logged to, "
+            "or RUNTREE_BASE_URL / `runtree login` for a server)"
+        )
+    return Api(store=url)
 
 
 def _sqlite_file(url: str) -> Path | None:

@@ -12,6 +12,8 @@ RuntreeError
 ├── StepOutOfRange        a fork/rewind step beyond the last logged step
 ├── RunIsActive           rewinding a run whose process is still logging
 └── StoreError            the store could not be opened or is of a newer schema
+    ├── StoreDiskFull      the disk under the store is full; writers keep their rows and retry
+    └── DataNotStored      finish(): rows, samples, lines or fields the store never took (disk full, ...)
 RuntreeWarning (UserWarning)  something ignored: a step that went backwards, an unknown setting
 """
 
@@ -60,6 +62,18 @@ class RunIsActive(RuntreeError):
 
 class StoreError(RuntreeError):
     """The store cannot be opened or used."""
+
+
+class StoreDiskFull(StoreError):
+    """The store's disk is full: nothing was written; the same write succeeds once space is freed."""
+
+
+class DataNotStored(StoreError):
+    """finish() could not store everything logged: `leftover` counts what is missing and says why."""
+
+    def __init__(self, message: str, leftover: object = None) -> None:
+        super().__init__(message)
+        self.leftover = leftover
 
 
 class ConfigError(UsageError):

@@ -15,6 +15,10 @@ from typing import Any
 
 from runtree.errors import StepNotMonotonic, StepOutOfRange
 
+# Steps are below 2**62 on every store: both keep steps as 64-bit integers and read an open segment up to
+# this bound, so a step at or above it could be stored but never read. log() refuses it.
+STEP_LIMIT = 1 << 62
+
 
 class StepCounter:
     """The pending row and the current step of one run; no clocks, no I/O."""

@@ -2,22 +2,93 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import dataclasses
+import datetime
+import enum
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from runtree.errors import ConfigError, UsageError
+import numpy as np
+
+from runtree.errors import ConfigError, RuntreeWarning, UsageError
 from runtree.sdk.writer import NullWriter, Writer
 
+_MAX_DEPTH = 64  # nesting a config value may have
 
-def _plain(value: Any) -> Any:
-    """Config values as JSON-friendly plain values (numpy scalars and arrays, tuples, sets)."""
-    if hasattr(value, "tolist") and callable(value.tolist):
-        return value.tolist()
+
+def _plain(value: Any, key: str = "value", depth: int = 0) -> Any:
+    """A config or summary value made JSON-friendly the way wandb 0.31's json_friendly_val does it.
+
+    numpy scalars and small arrays become Python values and lists, bytes are decoded as UTF-8, sets and tuples
+    become lists, dates ISO strings, enums their name, callables their qualified name, dataclasses dicts,
+    slices {slice_start, slice_step, slice_stop}, NaN None; any other object becomes its str() (as wandb),
+    with a warning when that is only the default '<X object at 0x...>'. Text that no store can hold (NUL,
+    lone surrogates) and nesting deeper than 64 raise UsageError naming the key.
+    """
+    if depth > _MAX_DEPTH:
+        raise UsageError(f"config {key!r} is nested deeper than {_MAX_DEPTH} levels (a value that contains itself?)")
+    t = type(value)
+    if t is str:
+        return _text(key, value)
+    if t is int or t is bool or value is None:
+        return value
+    if t is float:
+        return None if math.isnan(value) else value
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
-    return value
+        return {_text(key, str(_plain(k, key, depth + 1))): _plain(v, key, depth + 1) for k, v in value.items()}
+    if isinstance(value, slice):
+        return {"slice_start": value.start, "slice_step": value.step, "slice_stop": value.stop}
+    if isinstance(value, np.ndarray):
+        if value.size == 1:
+            return _plain(value.reshape(-1)[0], key, depth + 1)
+        if value.size <= 32:
+            return _plain(value.tolist(), key, depth + 1)
+        return _text(key, str(value))  # as wandb: a large array is not kept in a config
+    if isinstance(value, np.generic):
+        item = value.item()
+        if isinstance(item, np.generic):  # float128, bfloat16, ...: no exact Python type
+            item = float(value) if value.dtype.kind == "f" else str(value)
+        return _plain(item, key, depth + 1)
+    if isinstance(value, bytes | bytearray):
+        try:
+            return _text(key, bytes(value).decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise UsageError(f"config {key!r}: bytes that are not UTF-8 text cannot be stored ({e})") from None
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, bool | int | float | str):  # subclasses: the plain value
+        return _plain(next(p(value) for p in (bool, int, float, str) if isinstance(value, p)), key, depth + 1)
+    if callable(value) and isinstance(qual := getattr(value, "__qualname__", None), str):
+        return f"{getattr(value, '__module__', None)}.{qual}"
+    if isinstance(value, set | frozenset):
+        return [_plain(v, key, depth + 1) for v in value]
+    if isinstance(value, Sequence):
+        return [_plain(v, key, depth + 1) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value), key, depth + 1)
+    text = str(value)
+    if " object at 0x" in text:
+        warnings.warn(
+            f"config {key!r} holds a {type(value).__name__} with no readable form; it is stored as {text!r}, as wandb does. "
+            "Store the settings that matter as plain values instead",
+            RuntreeWarning,
+            stacklevel=4,
+        )
+    return _text(key, text)
+
+
+def _text(key: str, text: str) -> str:
+    if "\x00" in text:
+        raise UsageError(f"config {key!r}: text with a NUL character cannot be stored: {text[:60]!r}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UsageError(f"config {key!r}: text with a lone surrogate cannot be stored ({e.reason} at {e.start}): {text[:60]!r}") from None
+    return text
 
 
 def config_dict(obj: Any) -> dict[str, Any]:
@@ -25,9 +96,9 @@ def config_dict(obj: Any) -> dict[str, Any]:
     if obj is None:
         return {}
     if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {_text(str(k), str(k)): _plain(v, str(k)) for k, v in obj.items()}
     if hasattr(obj, "__dict__"):
-        return {k: _plain(v) for k, v in vars(obj).items() if not k.startswith("_")}
+        return {k: _plain(v, k) for k, v in vars(obj).items() if not k.startswith("_")}
     raise UsageError(f"config must be a dict or an object with attributes (e.g. argparse.Namespace), got {type(obj).__name__}")
 
 
@@ -39,8 +110,8 @@ class Config:
         object.__setattr__(self, "_on_change", on_change)
 
     def _set(self, key: str, value: Any, allow_val_change: bool | None) -> None:
-        key = str(key).strip("-")
-        value = _plain(value)
+        key = _text(str(key), str(key).strip("-"))
+        value = _plain(value, key)
         if not allow_val_change and key in self._items and self._items[key] != value:
             raise ConfigError(
                 f'Attempted to change value of key "{key}" from {self._items[key]!r} to {value!r}. '
@@ -122,7 +193,7 @@ class Summary:
     def __setitem__(self, key: str, value: Any) -> None:
         self._writer.sync()
         with self._writer._lock:
-            self._writer.summary.set(key, _plain(value))
+            self._writer.summary.set(key, _plain(value, key))
         self._writer.touch_summary()
 
     def __delitem__(self, key: str) -> None:
@@ -156,7 +227,7 @@ class Summary:
         self._writer.sync()
         with self._writer._lock:
             for k, v in d.items():
-                self._writer.summary.set(k, _plain(v))
+                self._writer.summary.set(k, _plain(v, k))
         self._writer.touch_summary()
 
     def as_dict(self) -> dict[str, Any]:

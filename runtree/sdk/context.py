@@ -48,7 +48,9 @@ def start(run: Run, writer: Writer | NullWriter) -> list[Part]:
     def console() -> Part | None:
         if run.settings.console == "off":
             return None
-        last = store.last_log_seq(uid, writer.epoch)  # a run resumed in the same epoch numbers its lines on
+        # A resumed run numbers its lines on from the last stored; a new one starts at 0 without asking the store,
+        # so capture starts even when init found the server down.
+        last = store.last_log_seq(uid, writer.epoch) if run.resumed else None
         c = ConsoleCapture(writer.put_log, lambda: run.step, 0 if last is None else last + 1)
         c.start()
         return c

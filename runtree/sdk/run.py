@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from runtree.domain import ids
 from runtree.domain.records import FAILED, FINISHED, Segment
-from runtree.domain.steps import StepCounter
+from runtree.domain.steps import STEP_LIMIT, StepCounter
 from runtree.domain.summary import MetricDef, SummaryBuilder, parse_summary_modes
 from runtree.domain.values import check_row
-from runtree.errors import RuntreeWarning, UsageError
+from runtree.errors import DataNotStored, RuntreeWarning, UsageError
 from runtree.sdk import settings as settings_mod
 from runtree.sdk import start as start_mod
 from runtree.sdk.config import Config, Summary, config_dict
 from runtree.sdk.settings import Settings
 from runtree.sdk.writer import NullWriter, Writer
-from runtree.store import default_store_url, open_store
+from runtree.store import default_entity, default_store_url, is_server_url, open_store
 from runtree.store.base import Store
 
 if TYPE_CHECKING:
@@ -67,7 +67,9 @@ class Run:
                 rec.epoch,
                 builder,
                 flush_interval=settings.flush_interval,
-                max_queue=settings.max_queue,
+                max_queue_bytes=settings.max_queue_bytes,
+                max_backlog=settings.max_backlog,
+                final_retry=settings.finish_timeout,
                 heartbeat_interval=settings.heartbeat_interval,
                 base_rows=start.base_rows,
             )
@@ -110,8 +112,10 @@ class Run:
 
     @name.setter
     def name(self, value: str) -> None:
-        if not isinstance(value, str) or not value:
-            raise UsageError(f"run name must be a non-empty string, got {value!r}")
+        self._check_open("name")
+        value = _check_text("run.name", value, MAX_NAME)
+        if not value:
+            raise UsageError("run.name must be a non-empty string, got ''")
         self._name = value
         self._writer.set_fields(name=value)
 
@@ -122,7 +126,9 @@ class Run:
         return self._notes
 
     @notes.setter
-    def notes(self, value: str) -> None:
+    def notes(self, value: str | None) -> None:
+        self._check_open("notes")
+        value = None if value is None else _check_text("run.notes", value, MAX_NOTES)
         self._notes = value
         self._writer.set_fields(notes=value)
 
@@ -132,10 +138,13 @@ class Run:
 
     @tags.setter
     def tags(self, value: Sequence[str]) -> None:
-        if isinstance(value, str) or not all(isinstance(t, str) for t in value):
-            raise UsageError(f"tags must be a list of strings, got {value!r}")
-        self._tags = tuple(value)
+        self._check_open("tags")
+        self._tags = _check_tags(value, "run.tags")
         self._writer.set_fields(tags=self._tags)
+
+    def _check_open(self, what: str) -> None:
+        if self._finished:
+            raise UsageError(f"run {self.path} is finished; setting run.{what} after finish() is not stored")
 
     @property
     def group(self) -> str | None:
@@ -205,6 +214,8 @@ class Run:
         if step is None and commit is None and not counter.pending:
             # The common case: one complete row per call.
             s = counter.step
+            if s >= STEP_LIMIT:
+                raise UsageError(f"log(): step {s} is beyond the largest step a run can hold ({STEP_LIMIT - 1})")
             counter.step = s + 1
             row["_step"] = s
             row["_timestamp"] = now
@@ -270,10 +281,16 @@ class Run:
             self._writer.put(s, r["_timestamp"], r)
         now = time.time()
         state = FINISHED if not exit_code else FAILED
-        self._writer.close(state=state, exit_code=exit_code or 0, finished_at=now)
+        left = self._writer.close(state=state, exit_code=exit_code or 0, finished_at=now)
         if self._spool is not None:
             self._spool.finish(quiet=bool(quiet) or self.settings.silent)
         _forget(self)
+        if left:
+            raise DataNotStored(f"run {self.path}: not stored in {self._writer_url()}: {left.describe()}", left)
+
+    def _writer_url(self) -> str:
+        store = self._spool if self._spool is not None else self._store
+        return str(getattr(store, "url", store))
 
     def __enter__(self) -> Run:
         return self
@@ -304,7 +321,29 @@ def _check_step(step: Any) -> int:
         raise UsageError(f"log(step={step!r}): step must be a non-negative integer")
     if step < 0:
         raise UsageError(f"log(step={step}): step must be >= 0")
+    if step >= STEP_LIMIT:
+        raise UsageError(f"log(step={step}): steps go up to {STEP_LIMIT - 1} (2**62 - 1), the largest both stores can hold and read")
     return step
+
+
+MAX_NAME = 1024  # characters of a run name
+MAX_NOTES = 1 << 20  # characters of a run's notes
+MAX_TAG = 256  # characters of one tag
+
+
+def _check_text(what: str, value: Any, limit: int) -> str:
+    """`value` if it is text every store can hold (no NUL, no lone surrogate, at most `limit` characters)."""
+    if not isinstance(value, str):
+        raise UsageError(f"{what} must be a string, got {type(value).__name__}: {value!r:.80}")
+    if len(value) > limit:
+        raise UsageError(f"{what} is {len(value)} characters long; at most {limit} are kept")
+    if "\x00" in value:
+        raise UsageError(f"{what} contains a NUL character, which no store can hold: {value!r:.80}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UsageError(f"{what} contains a lone surrogate ({e.reason} at {e.start}), which no store can hold: {value!r:.80}") from None
+    return value
 
 
 # -- the process's runs -------------------------------------------------------------------------
@@ -372,16 +411,25 @@ def init(
             cfg = {k: v for k, v in cfg.items() if k in config_include_keys}
         if config_exclude_keys:
             cfg = {k: v for k, v in cfg.items() if k not in config_exclude_keys}
+        url = s.store_url or default_store_url(s.dir)
+        if s.mode == "offline" and is_server_url(url):
+            url = default_store_url(s.dir)  # offline: the local store only; `runtree sync` uploads it
+        who: dict[str, Any] | None = None
+        if s.mode != "disabled" and is_server_url(url):
+            from runtree.sdk import spool as spool_mod
+
+            who = spool_mod.probe(url)  # a refused key raises here; None: the server is down, spool at once
+        entity = s.entity or (who or {}).get("default_entity") or default_entity()
         req = start_mod.Request(
-            entity=ids.validate_scope_name("entity", s.entity or "local"),
+            entity=ids.validate_scope_name("entity", entity),
             project=ids.validate_scope_name("project", s.project or DEFAULT_PROJECT),
             id=id,
-            name=name,
+            name=None if name is None else _check_text("name", name, MAX_NAME),
             config=cfg,
             tags=_check_tags(tags),
-            notes=notes,
-            group=group,
-            job_type=job_type,
+            notes=None if notes is None else _check_text("notes", notes, MAX_NOTES),
+            group=None if group is None else _check_text("group", group, MAX_NAME),
+            job_type=None if job_type is None else _check_text("job_type", job_type, MAX_NAME),
             resume=start_mod.normalize_resume(resume),
             fork_from=fork_from,
             resume_from=resume_from,
@@ -390,14 +438,13 @@ def init(
             start_mod.check_options(req)
             run = Run(s, None, _disabled_start(req))
         else:
-            url = s.store_url or default_store_url(s.dir)
-            if s.mode == "offline" and url.startswith(("http://", "https://")):
-                url = default_store_url(s.dir)  # offline: the local store only; `runtree sync` uploads it
             store = open_store(url)
-            if url.startswith(("http://", "https://")):
+            if is_server_url(url):
                 from runtree.sdk import spool as spool_mod
 
-                start, spool = spool_mod.open_run(store, url, req, _read_last_run(s), _run_dir(s) / "spool")
+                if who:
+                    spool_mod.check_entity(url, who, req.entity)
+                start, spool = spool_mod.open_run(store, url, req, _read_last_run(s), _run_dir(s) / "spool", reachable=who is not None)
                 run = Run(s, store, start, spool)
             else:
                 start = start_mod.open_run(store, req, _read_last_run(s))
@@ -422,12 +469,12 @@ def _reinit_policy(reinit: bool | str | None) -> str:
     raise UsageError(f"reinit={reinit!r} is not valid; allowed: 'default', 'return_previous', 'finish_previous', 'create_new'")
 
 
-def _check_tags(tags: Sequence[str] | None) -> tuple[str, ...]:
+def _check_tags(tags: Sequence[str] | None, what: str = "tags") -> tuple[str, ...]:
     if tags is None:
         return ()
-    if isinstance(tags, str) or not all(isinstance(t, str) and t for t in tags):
-        raise UsageError(f"tags must be a list of non-empty strings, got {tags!r}")
-    return tuple(tags)
+    if isinstance(tags, str) or not isinstance(tags, Sequence | set | frozenset) or not all(isinstance(t, str) and t for t in tags):
+        raise UsageError(f"{what} must be a list of non-empty strings, got {tags!r:.200}")
+    return tuple(_check_text(f"{what} entry", t, MAX_TAG) for t in tags)
 
 
 def _disabled_start(req: start_mod.Request) -> start_mod.Start:

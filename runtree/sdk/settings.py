@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from runtree.errors import UsageError
-from runtree.store import ENV_STORE_URLS, default_entity, read_user_config
+from runtree.store import resolve_store_url
 
 MODES = ("online", "offline", "disabled")
 
@@ -18,13 +18,15 @@ MODES = ("online", "offline", "disabled")
 class Settings:
     """Everything a run needs to know about where and how to log. Pass to init(settings=...) as this or a dict."""
 
-    dir: str | None = None  # RUNTREE_DIR: the embedded store lives in <dir>/runtree.db
-    store_url: str | None = None  # RUNTREE_STORE_URL or RUNTREE_BASE_URL: sqlite:///file.db, postgresql://, http(s):// (overrides dir)
+    dir: str | None = None  # RUNTREE_DIR: the embedded store lives in <dir>/runtree.db; a server run's spool too
+    store_url: str | None = None  # the store, by runtree.store.resolve_store_url's rule (RUNTREE_STORE_URL, RUNTREE_BASE_URL, ...)
     mode: str = "online"
-    entity: str | None = None
+    entity: str | None = None  # None: the API key's entity on a server, else runtree.store.default_entity()
     project: str | None = None
     flush_interval: float = 0.2  # seconds between writer flushes: the most a kill -9 can lose
-    max_queue: int = 200_000  # rows the training thread may be ahead of the writer before log() waits
+    max_queue_bytes: int = 256 << 20  # RUNTREE_MAX_QUEUE_BYTES: logged data not yet stored before log() waits
+    max_backlog: float = 2.0  # RUNTREE_MAX_BACKLOG: seconds of the store's measured rate log() may be ahead
+    finish_timeout: float = 30.0  # RUNTREE_FINISH_TIMEOUT: how long finish() retries a failing store before it raises
     heartbeat_interval: float = 5.0
     system_sample_interval: float = 10.0  # RUNTREE_SYSTEM_SAMPLE_INTERVAL; 0 turns the sampler off
     console: str = "auto"  # "auto" tees stdout/stderr into the run's log; "off" does not
@@ -36,11 +38,13 @@ class Settings:
 
 _ENV = {
     "dir": ("RUNTREE_DIR", "WANDB_DIR"),
-    "store_url": ENV_STORE_URLS,  # RUNTREE_STORE_URL, then RUNTREE_BASE_URL (a runtree server)
     "mode": ("RUNTREE_MODE", "WANDB_MODE"),
     "entity": ("RUNTREE_ENTITY", "WANDB_ENTITY"),
     "project": ("RUNTREE_PROJECT", "WANDB_PROJECT"),
     "system_sample_interval": ("RUNTREE_SYSTEM_SAMPLE_INTERVAL",),
+    "max_queue_bytes": ("RUNTREE_MAX_QUEUE_BYTES",),
+    "max_backlog": ("RUNTREE_MAX_BACKLOG",),
+    "finish_timeout": ("RUNTREE_FINISH_TIMEOUT",),
     "console": ("RUNTREE_CONSOLE", "WANDB_CONSOLE"),
     "silent": ("RUNTREE_SILENT", "WANDB_SILENT"),
 }
@@ -137,10 +141,9 @@ def resolve(settings: Settings | Mapping[str, Any] | None = None, **args: Any) -
     for key, val in args.items():
         if val is not None:
             values[key] = val
-    if args.get("dir") is not None and "store_url" not in args and "store_url" not in _as_mapping(settings):
-        values.pop("store_url", None)  # init(dir=...) names the store; an environment URL must not override it
-    if "store_url" not in values and values.get("dir") is None and (logged_in := read_user_config().get("base_url")):
-        values["store_url"] = logged_in  # the server `runtree login` stored; the environment and arguments win
+    explicit = {**_as_mapping(settings), **{k: v for k, v in args.items() if v is not None}}
+    # The one rule (runtree.store.resolve_store_url): a URL or dir given in code first, then the environment.
+    values["store_url"] = resolve_store_url(explicit.get("store_url"), explicit.get("dir"))
     out = {k: _coerce(k, v) for k, v in values.items()}
     mode = out.get("mode", "online")
     if mode == "dryrun":
@@ -150,5 +153,4 @@ def resolve(settings: Settings | Mapping[str, Any] | None = None, **args: Any) -
     out["mode"] = mode
     if out.get("console", "auto") not in ("auto", "off", "wrap", "redirect"):
         raise UsageError(f"console={out['console']!r} is not valid; allowed: 'auto', 'off'")
-    out.setdefault("entity", default_entity())
     return Settings(**out)

@@ -33,7 +33,7 @@ from runtree.errors import StoreError
 from runtree.sdk import start as start_mod
 from runtree.store import api_key
 from runtree.store.base import Store
-from runtree.store.remote import RemoteStore
+from runtree.store.remote import AccessRefused, RemoteStore
 from runtree.store.sqlite import SqliteStore
 from runtree.store.sync import SyncReport, sync_run
 
@@ -42,8 +42,13 @@ UPLINK_INTERVAL = 2.0  # seconds between the uplink's attempts to drain the spoo
 FINAL_DRAIN = 5.0  # seconds finish() spends trying to drain before leaving the spool for `runtree sync`
 
 
+PROBE_TIMEOUT = 5.0  # seconds init waits for the server's first answer before it logs to the spool
+
+
 def unreachable(e: BaseException) -> bool:
     """Whether `e` says the server (or its database) cannot be reached now, rather than that the call is wrong."""
+    if isinstance(e, AccessRefused):  # a PermissionError, so an OSError: but the server answered, and said no
+        return False
     if isinstance(e, httpx.TransportError | OSError | TimeoutError):
         return True
     # RemoteStore raises a plain StoreError for transport failures, 5xx answers and the server's storage errors;
@@ -111,18 +116,19 @@ class SpoolingStore:
             self._fields.update(fields)
         self._write("update_run", uid, **fields)
 
-    def _write(self, name: str, uid: str, *args: Any, **kw: Any) -> None:
+    def _write(self, method: str, uid: str, /, *args: Any, **kw: Any) -> None:
+        # Positional-only: the run's own fields (name=..., uid is not one) pass through **kw untouched.
         with self._lock:
             if self._local is None:
                 try:
-                    getattr(self.remote, name)(uid, *args, **kw)
+                    getattr(self.remote, method)(uid, *args, **kw)
                     return
                 except Exception as e:
                     if not unreachable(e):
                         raise
                     self._divert(e)
             assert self._local is not None
-            getattr(self._local, name)(uid, *args, **kw)
+            getattr(self._local, method)(uid, *args, **kw)
 
     def _divert(self, why: BaseException) -> None:
         """Open a spool holding the run's record as last written; start the uplink. Called under the lock."""
@@ -179,6 +185,7 @@ class SpoolingStore:
             if self.drain():
                 break
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        self.remote.close()  # the writer's connection; reads go through the process's shared store
         local = self._local
         if local is not None:
             local.close()
@@ -191,12 +198,52 @@ class SpoolingStore:
                 )
 
 
+def _key_name(key: str | None) -> str:
+    return f"API key {key[:8]}..." if key else "no API key"
+
+
+def probe(url: str) -> dict[str, Any] | None:
+    """Ask the server once, quickly, what this process's key may touch: None when it does not answer.
+
+    A refused key raises AccessRefused at once, naming the key's prefix: it is a mistake to fix, not an outage
+    to spool through.
+    """
+    key = api_key(url)
+    remote = RemoteStore(url, key, retries=0, timeout=PROBE_TIMEOUT)
+    try:
+        return remote.whoami()
+    except AccessRefused as e:
+        hint = "" if key else " (set $RUNTREE_API_KEY, or run `runtree login`)"
+        raise AccessRefused(f"the runtree server at {url} refused {_key_name(key)}{hint}: {e}") from None
+    except Exception as e:
+        if unreachable(e):
+            return None
+        return {}  # an older server without /whoami: nothing known, go on
+    finally:
+        remote.close()
+
+
+def check_entity(url: str, who: dict[str, Any], entity: str) -> None:
+    """Refuse at init, not at the first batch, an entity the key may not write."""
+    if who.get("admin") or "entities" not in who or entity in who["entities"]:
+        return
+    may = ", ".join(who["entities"]) or "none"
+    raise AccessRefused(
+        f"{_key_name(api_key(url))} may not write to entity {entity!r} on the runtree server at {url}; it may write: {may}"
+    )
+
+
 def open_run(
-    store: Store, url: str, req: start_mod.Request, last_run_id: str | None, spool_dir: Path
+    store: Store, url: str, req: start_mod.Request, last_run_id: str | None, spool_dir: Path, *, reachable: bool = True
 ) -> tuple[start_mod.Start, SpoolingStore]:
-    """Open a run on the server at `url`, or in the spool when the server cannot be reached (new runs only)."""
+    """Open a run on the server at `url`, or in the spool when the server cannot be reached (new runs only).
+
+    `reachable=False` (the probe got no answer) goes to the spool at once rather than after the store's retries.
+    """
     remote = RemoteStore(url, api_key(url), retries=2)  # the writer's: fail over to the spool in about a second
     try:
+        if not reachable:
+            raise StoreError(f"cannot reach the runtree server at {url}")
         start = start_mod.open_run(store, req, last_run_id)
     except Exception as e:
         if not unreachable(e):

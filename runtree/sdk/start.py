@@ -129,7 +129,7 @@ def rewind(store: Store, req: Request, spec: ForkSpec) -> Start:
 
 
 def resume(store: Store, req: Request, existing: RunRecord) -> Start:
-    forking.check_not_active(existing, "resume")
+    forking.check_not_active(existing, "resume")  # the common refusal, before any history is read
     segs = store.read_segments(existing.uid)
     last = store.last_row(segs)
     step = 0 if last is None else last[0] + 1
@@ -144,8 +144,10 @@ def resume(store: Store, req: Request, existing: RunRecord) -> Start:
             fields[key] = getattr(req, key)
     if req.tags:
         fields["tags"] = req.tags
-    store.update_run(existing.uid, **fields)
-    return Start(store.get_run(existing.uid), segs, step, runtime, lambda: store.read_rows(segs), resumed=True)
+    # The claim: the liveness check and the takeover in one transaction, so of two processes resuming at once
+    # exactly one gets the run and the other RunIsActive naming its host and pid.
+    claimed = store.claim_run(existing.uid, **fields)
+    return Start(claimed, segs, step, runtime, lambda: store.read_rows(segs), resumed=True)
 
 
 def _record(store: Store, req: Request, now: float, **fields: Any) -> RunRecord:

@@ -3,25 +3,82 @@
 The training thread only appends to deques (lock-free in CPython); this thread wakes every
 `flush_interval` seconds, or when a queue grows large, writes one batch per stream in one transaction,
 folds rows into the run's summary and refreshes its heartbeat. A kill -9 loses at most the rows of the
-last interval; a store error is retried, never raised into the training loop.
+last interval. What waits to be stored is bounded in bytes (`max_queue_bytes`): past it, log() waits
+(and says so once). A store error is retried, never raised into the training loop, and never drops a
+row that was valid: a batch the store refuses as invalid is split until the refused rows are found, and
+finish() reports (Writer.close returns) whatever could not be stored.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
+import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from runtree.domain.summary import SummaryBuilder
+from runtree.errors import RuntreeWarning, UsageError
 from runtree.store.base import Store
 
 log = logging.getLogger("runtree")
 
 Row = tuple[int, float, dict[str, Any]]
 _KICK = 20_000  # rows queued before the writer is woken early
+_ROW_BYTES = 240  # what a queued row costs beyond its values: the tuple, the dict, _step/_timestamp/_runtime
+_VALUE_BYTES = 100  # one key and a scalar value in the row's dict (the key string, the float, the dict slot)
+FINAL_RETRY = 30.0  # seconds close() goes on retrying a failing store before it reports what is left
+MIN_ROW_CAP = 5_000  # rows log() may always be ahead, whatever the measured rate
+WARN_AFTER = 1.0  # seconds log() waits before it says so (once per run)
+MIN_SLICE = 1_000  # rows the writer stores at once before it measures the store's rate
+
+
+_SCALARS = frozenset((float, int, bool, type(None)))
+
+
+def row_bytes(row: Mapping[str, Any]) -> int:
+    """An estimate of the memory a queued row holds; strings and other non-scalars by their length."""
+    n = _ROW_BYTES + _VALUE_BYTES * len(row)
+    for v in row.values():
+        if type(v) in _SCALARS:  # the common case first: one set lookup a value
+            continue
+        n += len(v) if type(v) is str else len(repr(v))
+    return n
+
+
+def refused(e: BaseException) -> bool:
+    """Whether the store refused the data itself (retrying the same batch cannot help), rather than failing now."""
+    if isinstance(e, UsageError | ValueError | TypeError | OverflowError | sqlite3.IntegrityError):
+        return True
+    return type(e).__name__ in ("DataError", "NumericValueOutOfRange", "IntegrityError", "UniqueViolation")
+
+
+@dataclass
+class Leftover:
+    """What a writer could not store: counts per stream and the last reason. Empty when all was stored."""
+
+    rows: int = 0
+    system: int = 0
+    logs: int = 0
+    fields: list[str] = field(default_factory=list)
+    refused_steps: list[int] = field(default_factory=list)
+    error: BaseException | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.rows or self.system or self.logs or self.fields or self.refused_steps)
+
+    def describe(self) -> str:
+        parts = [f"{n} {what}" for n, what in ((self.rows, "rows"), (self.system, "system samples"), (self.logs, "console lines")) if n]
+        if self.fields:
+            parts.append(f"the run's fields {sorted(set(self.fields))}")
+        if self.refused_steps:
+            shown = ", ".join(map(str, self.refused_steps[:10])) + (" ..." if len(self.refused_steps) > 10 else "")
+            parts.append(f"{len(self.refused_steps)} rows the store refused (steps {shown})")
+        return "; ".join(parts) + (f" ({type(self.error).__name__}: {self.error})" if self.error is not None else "")
 
 
 class Writer:
@@ -35,15 +92,22 @@ class Writer:
         summary: SummaryBuilder,
         *,
         flush_interval: float = 0.2,
-        max_queue: int = 200_000,
+        max_queue_bytes: int = 256 << 20,
+        max_backlog: float = 2.0,
         heartbeat_interval: float = 5.0,
+        final_retry: float = FINAL_RETRY,
         base_rows: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
     ) -> None:
         self.store, self.uid, self.epoch = store, uid, epoch
         self.summary = summary
         self.flush_interval = flush_interval
-        self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes
+        self.max_backlog = max_backlog
+        self._row_cap = MIN_ROW_CAP  # rows the store takes in `max_backlog` seconds, as measured (the first slice's rate)
+        self._rate = 0.0  # rows/s the store took, smoothed
+        self._slice = MIN_SLICE
         self.heartbeat_interval = heartbeat_interval
+        self.final_retry = final_retry
         self._base_rows = base_rows
         self._rows: deque[Row] = deque()
         self._system: deque[tuple[float, dict[str, Any]]] = deque()
@@ -53,12 +117,16 @@ class Writer:
         self._wake = threading.Event()
         self._idle = threading.Condition()
         self._queued = 0  # items handed over, for sync()
-        self._written = 0
+        self._written = 0  # rows stored or refused
+        self._bytes_in = 0  # estimated bytes handed over / taken off the queue: their difference is what waits
+        self._bytes_out = 0
+        self._warned_full = False
         self._stop = False
         self._summary_dirty = False
         self._last_step: int | None = None
         self._last_meta = 0.0
         self.error: BaseException | None = None
+        self.leftover = Leftover()
         self._thread = threading.Thread(target=self._loop, name=f"runtree-writer-{uid[:8]}", daemon=True)
         self._thread.start()
 
@@ -67,11 +135,17 @@ class Writer:
         q = self._rows
         q.append((step, ts, row))
         self._queued += 1
+        self._bytes_in += row_bytes(row)
         n = len(q)
         if n >= _KICK and n % _KICK == 0:
             self._wake.set()
-        if n >= self.max_queue:
+        if self._queued - self._written >= self._row_cap or self._bytes_in - self._bytes_out >= self.max_queue_bytes:
             self._wait_for_room()
+
+    @property
+    def pending_bytes(self) -> int:
+        """Estimated bytes of rows handed over and not yet stored."""
+        return self._bytes_in - self._bytes_out
 
     def put_system(self, ts: float, values: dict[str, Any]) -> None:
         self._system.append((ts, values))
@@ -90,10 +164,24 @@ class Writer:
         self._summary_dirty = True
         self._wake.set()
 
+    def _full(self) -> bool:
+        return self._queued - self._written >= self._row_cap or self.pending_bytes >= self.max_queue_bytes
+
     def _wait_for_room(self) -> None:
         self._wake.set()
-        while len(self._rows) >= self.max_queue and self._thread.is_alive():
-            time.sleep(0.001)
+        quiet_until = time.monotonic() + WARN_AFTER
+        while self._full() and self._thread.is_alive():
+            if not self._warned_full and time.monotonic() > quiet_until:
+                self._warned_full = True  # once per run: the training loop is being held back, and why
+                why = f"; the store fails: {self.error}" if self.error is not None else ""
+                warnings.warn(
+                    f"runtree: log() waits for the writer of run {self.uid}: {self._queued - self._written:,} rows "
+                    f"({self.pending_bytes >> 20} MiB) wait to be stored in {self.store.url}, which takes {self._rate:,.0f} rows/s "
+                    f"(limits: {self.max_backlog:g} s of rows, max_queue_bytes={self.max_queue_bytes}){why}",
+                    RuntreeWarning,
+                    stacklevel=4,
+                )
+            time.sleep(0.005)
 
     def sync(self, timeout: float | None = None) -> None:
         """Wait until everything handed over so far is stored and folded into the summary."""
@@ -108,15 +196,22 @@ class Writer:
                 self._idle.wait(0.05 if left is None else min(left, 0.05))
                 self._wake.set()
 
-    def close(self, **final_fields: Any) -> None:
-        """Store everything left, then `final_fields` with the summary; stop the thread."""
+    def close(self, **final_fields: Any) -> Leftover:
+        """Store everything left, then `final_fields` with the summary; stop the thread. Returns what could not be stored."""
         with self._lock:
             self._fields.update(final_fields)
         self._stop = True
         self._wake.set()
         self._thread.join()
-        if self.error is not None and (self._rows or self._system or self._logs):
-            log.error("runtree: could not store %d rows of run %s: %s", len(self._rows), self.uid, self.error)
+        left = self.leftover
+        left.rows += len(self._rows)
+        left.system += len(self._system)
+        left.logs += len(self._logs)
+        left.fields.extend(self._fields)
+        if left:
+            left.error = left.error or self.error
+            log.error("runtree: run %s: not stored: %s", self.uid, left.describe())
+        return left
 
     # -- the writer thread -----------------------------------------------------------------
     def _loop(self) -> None:
@@ -129,6 +224,7 @@ class Writer:
             except Exception as e:  # the summary is then built from this run's own rows only
                 log.warning("runtree: could not read inherited history for the summary of %s: %s", self.uid, e)
         backoff = 0.0
+        give_up: float | None = None
         while True:
             self._wake.wait(self.flush_interval + backoff)
             self._wake.clear()
@@ -136,31 +232,80 @@ class Writer:
             try:
                 self._flush(final=stopping)
                 backoff = 0.0
+                if self.error is not None:
+                    log.warning("runtree: run %s is stored again", self.uid)
+                    self.error = None
             except Exception as e:
+                first = self.error is None or str(e) != str(self.error)
                 self.error = e
                 backoff = min(5.0, max(0.5, backoff * 2))
-                log.warning("runtree: storing a batch of run %s failed, retrying in %.1fs: %s", self.uid, backoff, e)
-                if stopping and backoff >= 5.0:
-                    return
+                if first:
+                    log.warning("runtree: storing a batch of run %s failed, retrying every few seconds: %s", self.uid, e)
+                if stopping:
+                    give_up = give_up if give_up is not None else time.monotonic() + self.final_retry
+                    if time.monotonic() >= give_up:
+                        return
                 continue
             if stopping:
                 return
 
+    def _stored(self, rows: list[Row]) -> None:
+        refused_steps = set(self.leftover.refused_steps)
+        with self._lock:
+            add = self.summary.add
+            size = 0
+            for step, _ts, row in rows:
+                size += row_bytes(row)
+                if step not in refused_steps:
+                    add(row)
+        self._bytes_out += size
+        self._last_step = rows[-1][0]
+        self._summary_dirty = True
+        with self._idle:
+            self._written += len(rows)
+            self._idle.notify_all()
+
+    def _measure(self, n: int, seconds: float) -> None:
+        """Fold one batch into the store's measured rate; log() may be `max_backlog` seconds of it ahead."""
+        if n < 100 or seconds <= 0:  # too small to say anything about throughput
+            return
+        rate = n / seconds
+        self._rate = rate if self._rate == 0.0 else 0.7 * self._rate + 0.3 * rate
+        self._row_cap = max(MIN_ROW_CAP, int(self._rate * self.max_backlog))
+        self._slice = max(MIN_SLICE, int(self._rate / 4))
+
+    def _store_rows(self, rows: Sequence[Row]) -> None:
+        """Store `rows`; of a batch the store refuses as invalid, store every row it accepts (halving), set aside the rest."""
+        try:
+            self.store.append_rows(self.uid, self.epoch, rows)
+        except Exception as e:
+            if not refused(e):
+                raise
+            if len(rows) == 1:
+                self.leftover.refused_steps.append(rows[0][0])
+                self.leftover.error = e
+                log.error("runtree: the store refused row %d of run %s: %s", rows[0][0], self.uid, e)
+                return
+            half = len(rows) // 2
+            self._store_rows(rows[:half])
+            self._store_rows(rows[half:])
+
     def _flush(self, final: bool) -> None:
         rows = _take(self._rows)
+        done = 0
         try:
-            if rows:
-                self.store.append_rows(self.uid, self.epoch, rows)
+            # In slices of about a quarter second of the store's rate: the rate (so log()'s limit) is known
+            # after the first slice, not after a backlog of minutes.
+            while done < len(rows):
+                part = rows[done : done + self._slice]
+                t = time.perf_counter()
+                self._store_rows(part)
+                self._measure(len(part), time.perf_counter() - t)
+                done += len(part)
+                self._stored(part)
         except BaseException:
-            self._rows.extendleft(reversed(rows))
+            self._rows.extendleft(reversed(rows[done:]))
             raise
-        if rows:
-            with self._lock:
-                add = self.summary.add
-                for _step, _ts, row in rows:
-                    add(row)
-            self._last_step = rows[-1][0]
-            self._summary_dirty = True
         for q, append in ((self._system, self.store.append_system), (self._logs, self.store.append_logs)):
             items = _take(q)
             try:
@@ -182,13 +327,15 @@ class Writer:
                 self._last_meta = now
             try:
                 self.store.update_run(self.uid, heartbeat_at=now, **fields)
-            except BaseException:
+            except Exception as e:
+                if refused(e) and fields:  # checked at the call, so a store bug: say so, keep the rows flowing
+                    self.leftover.fields.extend(fields)
+                    self.leftover.error = e
+                    log.error("runtree: the store refused fields %s of run %s: %s", sorted(fields), self.uid, e)
+                    return
                 with self._lock:
                     self._fields = {**fields, **self._fields}
                 raise
-        with self._idle:
-            self._written += len(rows)
-            self._idle.notify_all()
 
 
 def _take(q: deque[Any]) -> list[Any]:
@@ -228,5 +375,5 @@ class NullWriter:
     def sync(self, timeout: float | None = None) -> None:
         pass
 
-    def close(self, **final_fields: Any) -> None:
-        pass
+    def close(self, **final_fields: Any) -> Leftover:
+        return Leftover()

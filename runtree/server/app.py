@@ -66,15 +66,17 @@ _STATUS: list[tuple[type[Exception], int]] = [
 _HTTP_TYPES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
 
 
-_DIGITS_19 = re.compile(rb"\d{19}")
-_BIG_INT = re.compile(rb"(?:^|[,:\[\s-])\d{19}")  # a number token starting with 19 digits: maybe an integer beyond 64 bits
+# A number token starting with 19 digits (maybe an integer beyond 64 bits) starts the body or follows one of
+# these characters. One character class, then digits: ~10x faster than an alternation with ^, which cost a
+# quarter of the server's CPU under 16 logging clients (a value below 0.01 is a 19-digit run after its '.').
+_BIG_INT_HEAD = re.compile(rb"[0-9]{19}")
+_BIG_INT = re.compile(rb"[,:\[\s-][0-9]{19}")
 
 
 def parse_json(body: bytes) -> Any:
     """A request body: orjson when it can read it exactly, else Python's json (NaN/Infinity tokens, integers of any size)."""
-    # orjson reads an integer beyond 64 bits as an inexact float. The first search is quick but also
-    # matches a fraction's digits (0.00123...); the second, slower one tells those apart.
-    if not _DIGITS_19.search(body) or not _BIG_INT.search(body):
+    # orjson reads an integer beyond 64 bits as an inexact float; such a body goes to json.
+    if not _BIG_INT_HEAD.match(body) and not _BIG_INT.search(body):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -360,6 +362,13 @@ def _runs(store: Store) -> APIRouter:
         store.update_run(uid, **body.fields)
         return _no_content()
 
+    @r.post("/runs/{uid}/claim", summary="Take a run for writing (resume) unless a live process logs it (Store.claim_run)")
+    def claim_run(request: Request, uid: str, body: schemas.UpdateRun, who: Caller) -> Response:
+        _run(store, who, uid)
+        if "entity" in body.fields:
+            who.check(body.fields["entity"], " (moving a run there)")
+        return _encode(request, run_to_json(store.claim_run(uid, **body.fields)))
+
     @r.get("/runs/{uid}/segments", summary="The run's visible history as segments (Store.read_segments)")
     def read_segments(request: Request, uid: str, who: Caller) -> Response:
         _run(store, who, uid)
@@ -508,7 +517,9 @@ def _admin(store: Store) -> APIRouter:
 
     @r.get("/whoami", summary="What the calling key may touch")
     def whoami(request: Request, who: Caller) -> Response:
-        return _encode(request, {"admin": who.admin, "entities": sorted(who.entities), "prefix": who.prefix})
+        # default_entity: where the SDK logs when no entity is named (the wandb endpoints use the same rule).
+        default = min(who.entities) if who.entities else None
+        return _encode(request, {"admin": who.admin, "entities": sorted(who.entities), "prefix": who.prefix, "default_entity": default})
 
     @r.post("/keys", summary="Store a new key by its sha256 digest (admin; Store.create_key)")
     def create_key(request: Request, body: schemas.NewKey, who: Caller) -> Response:

@@ -18,6 +18,7 @@ from runtree.server.app import create_app
 from runtree.server.auth import KeyAuth, OpenAuth, ensure_first_key
 from runtree.server.wandb.uploads import ENV_SECRET
 from runtree.store import open_store
+from runtree.store.reaper import Reaper
 
 ENV_DB = "RUNTREE_SERVER_DB"
 ENV_OPEN = "RUNTREE_SERVER_OPEN"  # "1": no keys, every caller is admin (loopback only)
@@ -32,6 +33,7 @@ def app_from_env() -> FastAPI:
     store = open_store(url)
     auth = OpenAuth() if os.environ.get(ENV_OPEN) == "1" else KeyAuth(store)
     app = create_app(store, auth)
+    Reaper(store).start()  # a killed run is marked crashed within STALE_AFTER + REAP_INTERVAL, read or not
     # A row batch allocates ~10 objects per row; with the long-lived startup objects frozen out of the
     # collector's view and a larger first generation, collections cost ~30% less server CPU per batch.
     gc.freeze()

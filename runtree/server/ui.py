@@ -153,6 +153,9 @@ def serve_local(
     chosen = pick_port(host, port)
     store = open_store(store_url)
     app = create_app(store, OpenAuth())
+    from runtree.store.reaper import Reaper
+
+    Reaper(store).start()  # a run killed while the UI is open shows crashed without a reload of the Api
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=chosen, log_level="warning", access_log=False, timeout_keep_alive=60))
     url = f"http://{host}:{chosen}{path}"
 

@@ -24,8 +24,10 @@ __all__ = [
     "default_entity",
     "default_store_url",
     "env_store_url",
+    "is_server_url",
     "open_store",
     "read_user_config",
+    "resolve_store_url",
     "write_user_config",
 ]
 
@@ -89,6 +91,34 @@ def env_store_url() -> str | None:
         if os.environ.get(name):
             return os.environ[name]
     return read_user_config().get("base_url") or None
+
+
+def resolve_store_url(url: str | None = None, directory: str | os.PathLike[str] | None = None) -> str:
+    """The store the SDK, Api() and the CLI use, by one rule; the first that applies wins:
+
+    1. `url` given in code or on the command line (init(settings={"store_url": ...}), Api(store=...));
+    2. `directory` given in code or on the command line (init(dir=...), --dir): the embedded store there;
+    3. $RUNTREE_STORE_URL, then $RUNTREE_BASE_URL (a runtree server);
+    4. $RUNTREE_DIR (or $WANDB_DIR): the embedded store there;
+    5. the server `runtree login` stored;
+    6. the embedded store in ./runtree.
+    """
+    if url:
+        return url
+    if directory is not None:
+        return default_store_url(directory)
+    for name in ENV_STORE_URLS:
+        if os.environ.get(name):
+            return os.environ[name]
+    env_dir = os.environ.get("RUNTREE_DIR") or os.environ.get("WANDB_DIR")
+    if env_dir:
+        return default_store_url(env_dir)
+    return read_user_config().get("base_url") or default_store_url()
+
+
+def is_server_url(url: str) -> bool:
+    """Whether `url` names a runtree server (rather than a database or a file)."""
+    return url.startswith(("http://", "https://"))
 
 
 def api_key(url: str | None = None) -> str | None:

@@ -51,6 +51,16 @@ class Store(Protocol):
     def update_run(self, uid: str, **fields: Any) -> None:
         """Change stored fields of a run (name, config, summary, state, tags, notes, ...)."""
 
+    def claim_run(self, uid: str, **fields: Any) -> RunRecord:
+        """Take a run for writing (resume): in one transaction, RunIsActive (naming host and pid) when a live process
+        logs it, else set `fields` (the new process's host, pid, state) and return the run as stored."""
+
+    def running_runs(self) -> list[RunRecord]:
+        """The runs whose state is `running` (for the reaper), by an index that holds only them."""
+
+    def mark_crashed(self, uid: str, heartbeat_at: float, **fields: Any) -> bool:
+        """Mark the run crashed with `fields` (summary, last_step) only if it is still running with this heartbeat. Atomic."""
+
     # -- lineage ---------------------------------------------------------------------------
     def read_segments(self, uid: str) -> list[Segment]:
         """The run's visible history as segments, in step order."""

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from runtree.domain.records import RunRecord, Segment
+from runtree.domain.steps import STEP_LIMIT
 from runtree.store.codec import dumps, loads_or
 
 JSON_FIELDS = frozenset({"config", "summary", "metric_defs", "metadata"})
@@ -38,7 +39,7 @@ RUN_COLUMNS = [
     "metadata",
 ]
 UPDATABLE = frozenset(RUN_COLUMNS) - {"uid", "created_at"}
-OPEN_END = 1 << 62  # the last step of an open segment, for range scans
+OPEN_END = STEP_LIMIT  # the last step of an open segment, for range scans (no step reaches it)
 
 
 def check_fields(fields: Mapping[str, Any]) -> None:

@@ -13,11 +13,11 @@ from typing import Any
 
 from runtree.domain import ids, lineage
 from runtree.domain.forkspec import STEP, ForkSpec
-from runtree.domain.records import RUNNING, Rewind, RunRecord, Segment
+from runtree.domain.records import Rewind, RunRecord, Segment
 from runtree.domain.steps import step_for_metric_value
-from runtree.errors import NoSuchRun, RunIsActive, StepOutOfRange, UsageError
+from runtree.errors import NoSuchRun, StepOutOfRange, UsageError
 from runtree.store.base import Store
-from runtree.store.reaper import is_gone
+from runtree.store.reaper import check_not_active as check_not_active  # where callers have always found it
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +44,6 @@ def resolve_run(store: Store, ref: str, entity: str, project: str, option: str) 
     if found is None:
         raise NoSuchRun(f"{option}: no run {ref!r} in {entity}/{project}, and no run has that immutable id")
     return found
-
-
-def check_not_active(run: RunRecord, what: str) -> None:
-    """Refuse to rewind or resume a run whose process is still logging it."""
-    if run.state == RUNNING and not is_gone(run):
-        raise RunIsActive(f"cannot {what} run {run.path}: it is still running (pid {run.pid} on {run.host}); finish it first")
 
 
 def _step_of(store: Store, run: RunRecord, segments: Sequence[Segment], spec: ForkSpec, label: str) -> int:

@@ -30,14 +30,15 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from runtree.domain.records import Rewind, RunRecord, Segment
+from runtree.domain.records import CRASHED, Rewind, RunRecord, Segment
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
 from runtree.store import migrations
 from runtree.store.base import ApiKey, RowIn
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
+from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
 
 # Shared with the SQLite store so the two can never disagree on what a run row holds.
-from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
+from runtree.store.reaper import check_not_active
 
 _MIGRATION_LOCK = 0x72756E74726565  # "runtree" in ASCII: the advisory lock key every runtree process agrees on
 _CHUNK = 5000  # rows per round trip when reading; no connection is held while the caller consumes them
@@ -184,6 +185,32 @@ class PostgresStore:
                     raise self._no_such_run(uid)
         except psycopg.errors.UniqueViolation as e:
             raise RunExists(f"cannot move run {uid}: its id is already taken in the target project") from e
+
+    def claim_run(self, uid: str, **fields: Any) -> RunRecord:
+        check_fields(fields)
+        fields.setdefault("updated_at", time.time())
+        sets, args = _set_clause(fields)
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            # FOR UPDATE: a second claimer waits here, then sees the first one's process as the run's.
+            found = cur.execute(f"SELECT {_RUN_COLS_SQL} FROM runs WHERE uid = %s FOR UPDATE", (uid,)).fetchone()
+            if found is None:
+                raise self._no_such_run(uid)
+            check_not_active(run_from_columns(found), "resume")
+            cur.execute(sql.SQL("UPDATE runs SET {} WHERE uid = %s").format(sets), [*args, uid])
+            claimed = cur.execute(f"SELECT {_RUN_COLS_SQL} FROM runs WHERE uid = %s", (uid,)).fetchone()
+        assert claimed is not None  # the row is locked by this transaction
+        return run_from_columns(claimed)
+
+    def running_runs(self) -> list[RunRecord]:
+        return self._runs(f"SELECT {_RUN_COLS_SQL} FROM runs WHERE state = 'running' ORDER BY heartbeat_at")
+
+    def mark_crashed(self, uid: str, heartbeat_at: float, **fields: Any) -> bool:
+        fields = {**fields, "state": CRASHED, "updated_at": time.time()}
+        check_fields(fields)
+        sets, args = _set_clause(fields)
+        with self._pool.connection() as conn:
+            query = sql.SQL("UPDATE runs SET {} WHERE uid = %s AND state = 'running' AND heartbeat_at = %s").format(sets)
+            return conn.execute(query, [*args, uid, heartbeat_at]).rowcount == 1
 
     # -- lineage ---------------------------------------------------------------------------
     def read_segments(self, uid: str) -> list[Segment]:

@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from runtree.domain.records import Rewind, RunRecord, Segment
-from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
+from runtree.domain.records import CRASHED, Rewind, RunRecord, Segment
+from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreDiskFull, StoreError
 from runtree.store import migrations
 from runtree.store.base import ApiKey, RowIn
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
+from runtree.store.reaper import check_not_active
 
 
 def _quote(col: str) -> str:
@@ -72,13 +73,21 @@ class SqliteStore:
         """One write transaction; BEGIN IMMEDIATE takes the file's write lock up front (no upgrade deadlocks)."""
         with self._wlock:
             conn = self._wconn
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    if conn.in_transaction:  # SQLite has already rolled back after SQLITE_FULL, an I/O error, ...
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if "full" in str(e):  # SQLITE_FULL: "database or disk is full"
+                    raise StoreDiskFull(f"disk full: cannot write to the runtree store {self.path} ({e})") from e
                 raise
-            conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         steps = migrations.load("sqlite")
@@ -156,6 +165,33 @@ class SqliteStore:
                     raise NoSuchRun(f"no run has uid {uid!r} in {self.url}")
         except sqlite3.IntegrityError as e:
             raise RunExists(f"cannot move run {uid}: its id is already taken in the target project") from e
+
+    def claim_run(self, uid: str, **fields: Any) -> RunRecord:
+        check_fields(fields)
+        fields.setdefault("updated_at", time.time())
+        sets = ",".join(f"{_quote(k)}=?" for k in fields)
+        with self._write() as conn:  # BEGIN IMMEDIATE: no other writer between the check and the update
+            r = conn.execute("SELECT * FROM runs WHERE uid=?", (uid,)).fetchone()
+            if r is None:
+                raise NoSuchRun(f"no run has uid {uid!r} in {self.url}")
+            check_not_active(_run_from_row(r), "resume")
+            conn.execute(f"UPDATE runs SET {sets} WHERE uid=?", [*(encode_field(k, v) for k, v in fields.items()), uid])
+            claimed = conn.execute("SELECT * FROM runs WHERE uid=?", (uid,)).fetchone()
+        return _run_from_row(claimed)
+
+    def running_runs(self) -> list[RunRecord]:
+        return [_run_from_row(r) for r in self._reader().execute("SELECT * FROM runs WHERE state = 'running' ORDER BY heartbeat_at")]
+
+    def mark_crashed(self, uid: str, heartbeat_at: float, **fields: Any) -> bool:
+        fields = {**fields, "state": CRASHED, "updated_at": time.time()}
+        check_fields(fields)
+        sets = ",".join(f"{_quote(k)}=?" for k in fields)
+        with self._write() as conn:
+            cur = conn.execute(
+                f"UPDATE runs SET {sets} WHERE uid=? AND state='running' AND heartbeat_at=?",
+                [*(encode_field(k, v) for k, v in fields.items()), uid, heartbeat_at],
+            )
+            return cur.rowcount == 1
 
     # -- lineage ---------------------------------------------------------------------------
     def read_segments(self, uid: str) -> list[Segment]:

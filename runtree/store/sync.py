@@ -2,24 +2,31 @@
 
 The destination is its own watermark: for every (run, epoch) only rows above its last stored step,
 system samples after its last sample and console lines after its last seq are sent, so a sync that is
-interrupted and run again neither loses nor resends anything. Parents go before their forks; a run's
+interrupted and run again neither loses nor resends anything. A run is created `running` under the
+syncing process and gets its own state (finished, ...) only after its last row, so an interrupted sync
+shows it crashed, never finished with part of its history. Parents go before their forks; a run's
 rewinds are replayed in order. Runs keep their uid, so lineage survives the copy without translation.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from runtree.domain.records import RunRecord, Segment
+from runtree.domain.records import RUNNING, RunRecord, Segment
 from runtree.errors import NoSuchRun, RunExists
 from runtree.store.base import Store
 from runtree.store.columns import UPDATABLE
+from runtree.store.reaper import process_start_time
 
 T = TypeVar("T")
 BATCH = 5000
+HEARTBEAT = 20.0  # seconds between heartbeats of a run being copied (the reaper's STALE_AFTER is 90)
 _COPIED_FIELDS = sorted(UPDATABLE - {"epoch"})  # epoch moves only through rewinds
 
 
@@ -61,6 +68,13 @@ def _batches(items: Iterable[T], size: int = BATCH) -> Iterable[list[T]]:
         yield chunk
 
 
+def _this_process() -> dict[str, Any]:
+    now = time.time()
+    pid = os.getpid()
+    return {"state": RUNNING, "host": socket.gethostname(), "pid": pid, "pid_started": process_start_time(pid),
+            "heartbeat_at": now, "finished_at": None, "exit_code": None}  # fmt: skip
+
+
 def sync_run(src: Store, dst: Store, run: RunRecord, report: SyncReport) -> None:
     """Bring `run` (and all its epochs, archived ones included) in `dst` up to date with `src`."""
     try:
@@ -73,11 +87,17 @@ def sync_run(src: Store, dst: Store, run: RunRecord, report: SyncReport) -> None
         if other is not None:
             report.skipped.append(f"{run.path}: the destination has another run with this id (uid {other.uid})")
             return
-        dst.create_run(run.evolve(epoch=0), [Segment(run.uid, 0, 0)] if src.list_rewinds(run.uid) else segments)
+        # Until its last row is there the copy is `running` under this process: an interrupted sync leaves it
+        # to be marked crashed (its summary repaired from what arrived), never `finished` with partial history.
+        copy = run.evolve(epoch=0) if run.state == RUNNING else run.evolve(epoch=0, **_this_process())
+        dst.create_run(copy, [Segment(run.uid, 0, 0)] if src.list_rewinds(run.uid) else segments)
         report.runs_created += 1
         have = dst.get_run(run.uid)
+        beat = run.state != RUNNING
     else:
         report.runs_updated += 1
+        beat = False
+    last_beat = time.monotonic()
     # Rewinds the destination has not seen yet, in order; each leaves the final segments in place.
     done = len(dst.list_rewinds(run.uid))
     for rw in src.list_rewinds(run.uid)[done:]:
@@ -90,6 +110,9 @@ def sync_run(src: Store, dst: Store, run: RunRecord, report: SyncReport) -> None
             rows = [(int(r["_step"]), float(r.get("_timestamp", 0.0)), r) for r in batch]
             dst.append_rows(run.uid, epoch, rows)
             report.rows += len(rows)
+            if beat and time.monotonic() - last_beat > HEARTBEAT:
+                dst.update_run(run.uid, heartbeat_at=time.time())  # a long copy is alive, not crashed
+                last_beat = time.monotonic()
         last_ts = max((ts for ts, _ in dst.read_system(whole)), default=float("-inf"))
         samples = [(ts, v) for ts, v in src.read_system(whole) if ts > last_ts]
         for sample_batch in _batches(samples):

@@ -91,7 +91,7 @@ def test_bearer_and_basic_auth_as_the_wandb_client_sends_it(server: Server) -> N
     basic = base64.b64encode(f"api:{key}".encode()).decode()
     for header in (f"Bearer {key}", f"Basic {basic}"):
         r = httpx.get(f"{server.url}/api/v1/whoami", headers={"Authorization": header})
-        assert r.status_code == 200 and r.json() == {"admin": False, "entities": ["alice"], "prefix": key[:8]}
+        assert r.status_code == 200 and r.json() == {"admin": False, "entities": ["alice"], "prefix": key[:8], "default_entity": "alice"}
 
 
 def test_a_key_touches_only_its_entities(server: Server, connect: Callable[[str], RemoteStore]) -> None:

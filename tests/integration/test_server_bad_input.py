@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +23,8 @@ UID = "b" * 32
 @pytest.fixture
 def server(sqlite_server: Server) -> Iterator[Server]:
     store = sqlite_server.fresh_store()
-    store.create_run(RunRecord(uid=UID, entity="e", project="p", id="a", name="a", created_at=1.0), lineage.new_run(UID))
+    run = RunRecord(uid=UID, entity="e", project="p", id="a", name="a", created_at=1.0, heartbeat_at=time.time())
+    store.create_run(run, lineage.new_run(UID))
     store.append_rows(UID, 0, [(s, float(s), {"_step": s, "x": float(s)}) for s in range(5)])
     store.close()
     yield sqlite_server
