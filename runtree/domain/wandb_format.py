@@ -10,7 +10,8 @@ by anything else that reads W&B data. Observed on the real client:
   "7": [summary fields set], "8": goal}` (options: 1 step_sync, 2 hidden, 3 defined; summary: 1 min, 2 max,
   3 mean, 4 best, 5 last, 6 none, 7 copy, 8 first; goal: 1 minimize, 2 maximize).
 - history rows and the summary are JSON objects in which a logged `{"d": {"x": 1}}` stays nested; runtree
-  flattens it to `d.x`. Media objects (`{"_type": "image", ...}`) and lists are not runtree values.
+  flattens it to `d.x`. Media objects (`{"_type": "image-file", "path": "media/images/...png", ...}`, the
+  file uploaded as a run file) and lists are kept as values, exactly.
 - console lines are `[ERROR ]<UTC time, microseconds, no zone> <text>` ("ERROR " marks stderr).
 """
 
@@ -122,28 +123,21 @@ def metric_defs(encoded: Any) -> dict[str, dict[str, Any]]:
 
 
 def flatten_value(key: str, value: Any, out: dict[str, Any], left_out: dict[str, int] | None = None) -> None:
-    """Put `value` into `out` as runtree values: scalars kept, dicts flattened to dotted keys, media and lists
-    counted in `left_out` by kind and left out."""
-    if isinstance(value, dict):
-        kind = value.get("_type")
-        if isinstance(kind, str):
-            if left_out is not None:
-                left_out[kind] = left_out.get(kind, 0) + 1
-            return
+    """Put `value` into `out` as runtree values: plain dicts flattened to dotted keys; scalars, lists and W&B
+    media objects (`{"_type": ...}`, whose `path` names the run file holding the media) kept as they are.
+    `left_out` is kept for callers that count what was dropped: nothing is, any more."""
+    if isinstance(value, dict) and not isinstance(value.get("_type"), str):
         for k, v in value.items():
             flatten_value(f"{key}.{k}", v, out, left_out)
-    elif isinstance(value, list):
-        if left_out is not None:
-            left_out["list"] = left_out.get("list", 0) + 1
     else:
         out[key] = value
 
 
 def flatten_row(row: Mapping[str, Any], left_out: dict[str, int] | None = None) -> dict[str, Any]:
-    """A W&B history row (or system-metrics line) as a runtree row: nested dicts flattened, media and lists left out."""
+    """A W&B history row (or system-metrics line) as a runtree row: nested dicts flattened, media and lists kept."""
     out: dict[str, Any] = {}
     for k, v in row.items():
-        if isinstance(v, dict | list):
+        if isinstance(v, dict):
             flatten_value(k, v, out, left_out)
         else:
             out[k] = v
@@ -160,7 +154,7 @@ def flatten_summary(summary: Mapping[str, Any], defs: Mapping[str, Mapping[str, 
         d = defs.get(k)
         if isinstance(v, dict) and d is not None and d.get("summary") and not isinstance(v.get("_type"), str):
             out[k] = dict(v)
-        elif isinstance(v, dict | list):
+        elif isinstance(v, dict):
             flatten_value(k, v, out)
         else:
             out[k] = v

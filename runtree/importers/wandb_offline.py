@@ -296,6 +296,7 @@ def _import_source(store: Store, src: _Source, pb: ModuleType, tick: Callable[[R
     base_defs: dict[str, dict[str, Any]] = {}
     above: int | None = None
     latest = True
+    summary_before: dict[str, Any] = {}
     if existing is not None:
         wb = existing.metadata.get("wandb") if isinstance(existing.metadata.get("wandb"), dict) else None
         sources: dict[str, Any] = wb.get("sources", {}) if wb is not None else {}
@@ -325,6 +326,7 @@ def _import_source(store: Store, src: _Source, pb: ModuleType, tick: Callable[[R
             segments = forking.rewind(store, existing, cut, src.start_time, state=CRASHED)
             rec = store.get_run(existing.uid)
             base_config, base_defs = existing.config, existing.metric_defs
+            summary_before = dict(existing.summary)  # its never-logged keys outlive the rewind
             above = step
         else:
             return Skipped(src.label, f"run {existing.path} is already in the store and did not come from this W&B run; left as it is")
@@ -379,6 +381,8 @@ def _import_source(store: Store, src: _Source, pb: ModuleType, tick: Callable[[R
         tick(scan)
     imp.finish()
     summary = imp.final_summary(inherits=len(segments) > 1)
+    if summary_before:
+        summary = {**forking.summary_only(store, rec.uid, epoch, segments, summary_before), **summary}
     if imp.counts["dropped"]:
         notes.append(f"{imp.counts['dropped']} rows at or below the branch step (or repeating a step) left out")
     if imp.left_out:

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtree.domain import runfilter
 from runtree.domain.records import RunRecord, Segment
 from runtree.errors import (
     NoSuchFile,
@@ -308,6 +309,17 @@ def _check_sources(store: Store, who: Principal, segments: Iterable[Segment], sk
         who.check(run.entity, f" (the history reads rows of run {run.path})")
 
 
+def _json_param(name: str, text: str | None) -> Any:
+    if not text:
+        return None
+    if len(text) > 65536:
+        raise UsageError(f"{name} is longer than 65536 characters")
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise UsageError(f"{name} is not JSON: {e}") from None
+
+
 def _runs(store: Store) -> APIRouter:
     r = APIRouter(tags=["runs"], route_class=_Route)
 
@@ -341,6 +353,31 @@ def _runs(store: Store) -> APIRouter:
             who.check(entity)
         runs = [run_to_json(x) for x in store.list_runs(entity, project, parent_uid=parent_uid) if who.can(x.entity)]
         return _encode(request, {"runs": runs})
+
+    @r.get("/runs/query", summary="Runs matching a W&B filter, in order, one page (Store.query_runs / count_runs)")
+    def query_runs(
+        request: Request,
+        who: Caller,
+        entity: str | None = None,
+        project: str | None = None,
+        filters: str | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        count: bool = False,
+    ) -> Response:
+        where = runfilter.parse_filter(_json_param("filters", filters))
+        if entity is not None:
+            who.check(entity)
+        elif not who.admin:  # only the caller's entities, in the database, so pages stay whole
+            mine = runfilter.Cmp(runfilter.Field("column", ("entity",)), "$in", tuple(sorted(who.entities)))
+            where = mine if where is None else runfilter.Bool("and", (mine, where))
+        if count:
+            return _encode(request, {"count": store.count_runs(entity, project, where)})
+        if (limit is not None and not 0 <= limit <= 10_000) or offset < 0:
+            raise UsageError("limit must be 0..10000 and offset non-negative")
+        runs = store.query_runs(entity, project, where, runfilter.parse_order(order), limit, offset)
+        return _encode(request, {"runs": [run_to_json(x) for x in runs]})
 
     @r.get("/runs/{uid}", summary="One run by uid (Store.get_run)")
     def get_run(request: Request, uid: str, who: Caller) -> Response:

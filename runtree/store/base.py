@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runtree.domain.records import Rewind, RunRecord, Segment
+from runtree.domain.runfilter import Node, OrderBy
 
 # (step, wall-clock timestamp, the whole row including _step/_timestamp/_runtime)
 RowIn = tuple[int, float, dict[str, Any]]
@@ -47,6 +48,14 @@ class Store(Protocol):
 
     def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
         """Runs, oldest first, optionally limited to an entity, a project or the children of a run."""
+
+    def query_runs(
+        self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        """Runs matching a parsed W&B filter (runtree.domain.runfilter), in `order`, one page; evaluated in the database."""
+
+    def count_runs(self, entity: str | None, project: str | None, where: Node | None) -> int:
+        """How many runs query_runs would find without a page limit."""
 
     def update_run(self, uid: str, **fields: Any) -> None:
         """Change stored fields of a run (name, config, summary, state, tags, notes, ...)."""

@@ -31,8 +31,9 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from runtree.domain.records import CRASHED, Rewind, RunRecord, Segment
+from runtree.domain.runfilter import Node, OrderBy
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreError
-from runtree.store import migrations
+from runtree.store import migrations, runquery
 from runtree.store.base import ApiKey, RowIn
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
@@ -173,6 +174,16 @@ class PostgresStore:
             + ' ORDER BY created_at, uid COLLATE "C"'
         )
         return self._runs(query, args)
+
+    def query_runs(
+        self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        sql, args = runquery.compile_query("postgres", {"entity": entity, "project": project}, where, order, limit, offset)
+        return self._runs(f"SELECT {_RUN_COLS_SQL} FROM runs" + sql, args)
+
+    def count_runs(self, entity: str | None, project: str | None, where: Node | None) -> int:
+        sql, args = runquery.compile_query("postgres", {"entity": entity, "project": project}, where, None)
+        return int(self._rows("SELECT count(*) FROM runs" + sql, args)[0][0])
 
     def update_run(self, uid: str, **fields: Any) -> None:
         check_fields(fields)

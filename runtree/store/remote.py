@@ -11,6 +11,7 @@ while the caller consumes the current one.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import queue
 import random
@@ -23,7 +24,9 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from runtree.domain import runfilter
 from runtree.domain.records import RUNNING, Rewind, RunRecord, Segment
+from runtree.domain.runfilter import Node, OrderBy
 from runtree.errors import (
     BadForkSpec,
     ConfigError,
@@ -267,6 +270,27 @@ class RemoteStore:
     def list_runs(self, entity: str | None = None, project: str | None = None, *, parent_uid: str | None = None) -> list[RunRecord]:
         params = {k: v for k, v in (("entity", entity), ("project", project), ("parent_uid", parent_uid)) if v is not None}
         return [run_from_json(r) for r in self._call("GET", "/runs", params=params)["runs"]]
+
+    def query_runs(
+        self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        params = self._query_params(entity, project, where)
+        params.update(order=runfilter.order_spec(order), offset=str(offset))
+        if limit is not None:
+            params["limit"] = str(limit)
+        return [run_from_json(r) for r in self._call("GET", "/runs/query", params=params)["runs"]]
+
+    def count_runs(self, entity: str | None, project: str | None, where: Node | None) -> int:
+        params = self._query_params(entity, project, where)
+        params["count"] = "1"
+        return int(self._call("GET", "/runs/query", params=params)["count"])
+
+    @staticmethod
+    def _query_params(entity: str | None, project: str | None, where: Node | None) -> dict[str, str]:
+        params = {k: v for k, v in (("entity", entity), ("project", project)) if v is not None}
+        if where is not None:
+            params["filters"] = json.dumps(runfilter.to_spec(where))
+        return params
 
     def update_run(self, uid: str, **fields: Any) -> None:
         self._call("PATCH", f"/runs/{_q(uid)}", body={"fields": fields})

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from runtree.domain.records import CRASHED, Rewind, RunRecord, Segment
+from runtree.domain.runfilter import Node, OrderBy
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, StoreDiskFull, StoreError
-from runtree.store import migrations
+from runtree.store import migrations, runquery
 from runtree.store.base import ApiKey, RowIn
 from runtree.store.codec import dumps, dumps_row, loads, loads_row
 from runtree.store.columns import RUN_COLUMNS, check_fields, encode_field, run_from_columns, segment_bounds, time_windows
@@ -56,6 +57,8 @@ class SqliteStore:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=60000")
+        conn.create_function("rt_regexp", 2, runquery.regexp, deterministic=True)
+        conn.create_function("rt_json_clean", 1, runquery.json_clean, deterministic=True)
         return conn
 
     def _reader(self) -> sqlite3.Connection:
@@ -153,6 +156,16 @@ class SqliteStore:
                 args.append(val)
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at, uid"
         return [_run_from_row(r) for r in self._reader().execute(sql, args)]
+
+    def query_runs(
+        self, entity: str | None, project: str | None, where: Node | None, order: list[OrderBy], limit: int | None = None, offset: int = 0
+    ) -> list[RunRecord]:
+        sql, args = runquery.compile_query("sqlite", {"entity": entity, "project": project}, where, order, limit, offset)
+        return [_run_from_row(r) for r in self._reader().execute("SELECT * FROM runs" + sql, args)]
+
+    def count_runs(self, entity: str | None, project: str | None, where: Node | None) -> int:
+        sql, args = runquery.compile_query("sqlite", {"entity": entity, "project": project}, where, None)
+        return int(self._reader().execute("SELECT count(*) FROM runs" + sql, args).fetchone()[0])
 
     def update_run(self, uid: str, **fields: Any) -> None:
         check_fields(fields)

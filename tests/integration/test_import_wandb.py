@@ -70,6 +70,7 @@ failed.finish(exit_code=2)
 rw = wandb.init(project="imp", id="rewound1")
 for i in range(6):
     rw.log({"x": i})
+rw.summary["best"] = 42  # a summary-only key: it belongs to the run and outlives the rewind
 rw.finish()
 rw = wandb.init(project="imp", id="rewound1", resume_from="rewound1?_step=2")
 for i in range(2):
@@ -269,6 +270,7 @@ def test_rewind_is_a_rewind(imported: tuple[Path, ImportReport]) -> None:
     run = api(store_dir).run("tester/imp/rewound1")
     assert [(r["_step"], r["x"]) for r in run.history(pandas=False)] == [(0, 0), (1, 1), (2, 2), (3, 100), (4, 101)]
     assert run.epoch == 1
+    assert run.summary["best"] == 42 and run.summary["x"] == 101
     (arch,) = run.archived_segments()
     assert (arch.first_step, arch.last_step, arch.rewound_at) == (3, 5, 2)
     assert [r["x"] for r in arch.history(pandas=False)] == [3, 4, 5]

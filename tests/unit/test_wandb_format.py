@@ -35,14 +35,15 @@ def test_metric_definitions_from_the_encoded_list() -> None:
     assert wf.metric_defs(None) == {} and wf.metric_defs([{"6": [3]}, "junk"]) == {}
 
 
-def test_rows_and_summaries_flatten_as_runtree_log_does() -> None:
+def test_rows_and_summaries_flatten_as_runtree_log_does_media_and_lists_kept() -> None:
     left_out: dict[str, int] = {}
-    row = wf.flatten_row({"_step": 3, "d": {"x": 1, "y": {"z": math.inf}}, "img": {"_type": "image-file"}, "l": [1, 2]}, left_out)
-    assert row == {"_step": 3, "d.x": 1, "d.y.z": math.inf}
-    assert left_out == {"image-file": 1, "list": 1}
+    img = {"_type": "image-file", "path": "media/images/img_3_ab.png", "sha256": "ab", "width": 8, "height": 8}
+    row = wf.flatten_row({"_step": 3, "d": {"x": 1, "y": {"z": math.inf}, "img": img}, "img": img, "l": [1, [2]]}, left_out)
+    assert row == {"_step": 3, "d.x": 1, "d.y.z": math.inf, "d.img": img, "img": img, "l": [1, [2]]}
+    assert left_out == {}
     defs = {"loss": {"summary": ["min"]}}
-    summary = {"loss": {"min": 0.2}, "d": {"x": 4}, "_wandb": {"runtime": 3}, "_step": 4}
-    assert wf.flatten_summary(summary, defs) == {"loss": {"min": 0.2}, "d.x": 4, "_step": 4}
+    summary = {"loss": {"min": 0.2}, "d": {"x": 4}, "_wandb": {"runtime": 3}, "_step": 4, "img": img, "l": [1]}
+    assert wf.flatten_summary(summary, defs) == {"loss": {"min": 0.2}, "d.x": 4, "_step": 4, "img": img, "l": [1]}
 
 
 def test_console_lines() -> None:

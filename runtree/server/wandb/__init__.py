@@ -5,7 +5,9 @@
 - POST /graphql: the client's GraphQL operations (runtree.server.wandb.graphql)
 - POST /files/{entity}/{project}/{run}/file_stream: history, system metrics, summary, console (filestream)
 - PUT /files-upload/{uid}/{name}?expires&signature: run files, authorised by the signed URL (uploads)
+- GET /files/{entity}/{project}/{run}/{name}: a run file, with the caller's key (wandb.Api's File.download)
 - /sdk/otel/v1/...: the client's telemetry side channel, answered 200 and dropped
+- GET /<entity>/<project>[/runs/<id>[/tab]]: the links the client prints, redirected to the web UI (links)
 
 A runtree key works as a W&B key (HTTP Basic `api:<key>`); the same entity rules hold. A missing or wrong
 key gets a 401 in W&B's error shape, and nothing is written.
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
+import mimetypes
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -24,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from runtree.errors import NoSuchFile, NoSuchRun, RunExists, RunIsActive, RuntreeError, StoreError
 from runtree.server.auth import Forbidden, KeyAuth, OpenAuth, Principal, Unauthorized
-from runtree.server.wandb import filestream, graphql
+from runtree.server.wandb import filestream, graphql, links, runs
 from runtree.server.wandb.uploads import PATH as UPLOAD_PATH
 from runtree.server.wandb.uploads import BadSignature, Signer
 from runtree.store.base import Store
@@ -107,6 +111,20 @@ def wandb_router(store: Store, auth: KeyAuth | OpenAuth, signer: Signer) -> APIR
 
         return await guarded(request, work, _fs_error)
 
+    @r.get("/files/{entity}/{project}/{run_id}/{name:path}")
+    async def download(request: Request, entity: str, project: str, run_id: str, name: str) -> Response:
+        def work(who: Principal, body: Any) -> Response:
+            run = runs.find(store, who, entity, project, run_id)
+            if run is None:
+                raise NoSuchRun(f"no run {entity}/{project}/{run_id}")
+            data = store.read_file(run.uid, name)
+            kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            return Response(
+                data, media_type=kind, headers={"Content-Disposition": f'attachment; filename="{quote(name.rsplit("/", 1)[-1])}"'}
+            )
+
+        return await guarded(request, work, _fs_error)
+
     @r.put(UPLOAD_PATH + "/{uid}/{name:path}")
     async def upload(request: Request, uid: str, name: str) -> Response:
         try:
@@ -120,6 +138,8 @@ def wandb_router(store: Store, auth: KeyAuth | OpenAuth, signer: Signer) -> APIR
             return _json(404, {"error": str(e)})
         await run_in_threadpool(store.put_file, uid, name, data)
         return Response(status_code=200)
+
+    r.include_router(links.links_router(store, auth))
 
     @r.api_route("/sdk/otel/v1/{rest:path}", methods=["GET", "POST"])
     async def telemetry(rest: str) -> Response:

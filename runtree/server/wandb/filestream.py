@@ -24,9 +24,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runtree.domain import wandb_format
-from runtree.domain.records import CRASHED, FAILED, FINISHED, RUNNING, RunRecord
+from runtree.domain.records import CRASHED, FAILED, FINISHED, RUNNING, RunRecord, Segment
 from runtree.domain.summary import MetricDef, SummaryBuilder
 from runtree.errors import UsageError
+from runtree.store import forking
 from runtree.store.base import RowIn, Store
 
 HISTORY, EVENTS, SUMMARY, OUTPUT = "wandb-history.jsonl", "wandb-events.jsonl", "wandb-summary.json", "output.log"
@@ -77,7 +78,7 @@ def system_samples(lines: Sequence[str], now: float) -> list[tuple[float, dict[s
     for line in lines:
         obj = wandb_format.flatten_row(_object(line, "events"))
         ts = _number(obj.get("_timestamp"))
-        values = {k: v for k, v in obj.items() if k.startswith("system.")}
+        values = {k: v for k, v in obj.items() if k.startswith("system.") and not isinstance(v, dict | list)}  # scalars only
         if values:
             samples.append((now if ts is None else ts, values))
     return samples
@@ -112,8 +113,42 @@ def _needs_full_summary(store: Store, run: RunRecord) -> bool:
 def full_summary(store: Store, run: RunRecord, client: Mapping[str, Any]) -> dict[str, Any]:
     """The run's summary over its whole visible history (runtree's rules), with the client's never-logged keys."""
     builder = SummaryBuilder({n: MetricDef.from_json(n, d) for n, d in run.metric_defs.items()})
-    builder.add_all(store.read_rows(store.read_segments(run.uid)))
-    return {**client, **builder.result()}
+    segments = store.read_segments(run.uid)
+    builder.add_all(store.read_rows(segments))
+    return {**summary_only(store, run, segments), **client, **builder.result()}
+
+
+def summary_only(store: Store, run: RunRecord, segments: Sequence[Segment]) -> dict[str, Any]:
+    """The run's summary keys from before its rewinds that no row of it ever held: they stay."""
+    wb = run.metadata.get("wandb")
+    before = wb.get("summary_before_rewind") if isinstance(wb, Mapping) else None
+    if not isinstance(before, Mapping) or not before:
+        return {}
+    return forking.summary_only(store, run.uid, run.epoch, segments, before)
+
+
+def _renumbered(store: Store, run: RunRecord, rows: list[RowIn]) -> tuple[list[RowIn], RunRecord]:
+    """`wandb sync` of an offline fork or rewind by clients before 0.22 numbers its rows from 0, not from the
+    step after the branch point: rows below its own first step would be hidden by its lineage. Such an epoch's
+    rows are shifted by that first step (decided on its first rows, kept in metadata["wandb"]["step_shift"])."""
+    wb = run.metadata.get("wandb")
+    wb = dict(wb) if isinstance(wb, Mapping) else {}
+    decided = wb.get("step_shift")
+    if isinstance(decided, Mapping) and decided.get("epoch") == run.epoch:
+        shift = int(decided.get("shift", 0))
+    elif run.fork_step is None and run.epoch == 0:
+        return rows, run  # a run of its own: its steps are its own
+    else:
+        own = store.read_segments(run.uid)[-1]
+        empty = store.last_row([own]) is None
+        shift = own.first_step if empty and min(step for step, _, _ in rows) < own.first_step else 0
+        wb["step_shift"] = {"epoch": run.epoch, "shift": shift}
+        meta = {**run.metadata, "wandb": wb}
+        store.update_run(run.uid, metadata=meta)
+        run = run.evolve(metadata=meta)
+    if not shift:
+        return rows, run
+    return [(step + shift, ts, {**row, "_step": step + shift}) for step, ts, row in rows], run
 
 
 def ingest(store: Store, run: RunRecord, body: Mapping[str, Any]) -> None:
@@ -127,6 +162,7 @@ def ingest(store: Store, run: RunRecord, body: Mapping[str, Any]) -> None:
 
     rows = history_rows(_lines(files, HISTORY)[1], now)
     if rows:
+        rows, run = _renumbered(store, run, rows)
         store.append_rows(uid, epoch, rows)
         top = max(step for step, _, _ in rows)
         fields["last_step"] = top if run.last_step is None else max(run.last_step, top)

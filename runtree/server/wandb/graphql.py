@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,15 +21,33 @@ from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLResolveInfo, GraphQLSchema, execute, parse, validate
 
-from runtree.domain import wandb_format
+from runtree.domain import runfilter, wandb_format
 from runtree.domain.records import RunRecord
-from runtree.errors import NoSuchRun, RuntreeError
+from runtree.errors import NoSuchRun, RuntreeError, UsageError
 from runtree.server.auth import Forbidden, Principal
-from runtree.server.wandb import runs, schema
+from runtree.server.wandb import public_api, runs, schema
 from runtree.server.wandb.uploads import Signer
 from runtree.store.base import Store
 
 log = logging.getLogger("runtree.server.wandb")
+
+
+NO_ARTIFACTS = (
+    "runtree does not store W&B artifacts (log_artifact, use_artifact, log_model, run.logged_artifacts(), and "
+    "wandb.Table / wandb.plot.* in wandb clients before 0.31, which save a table as an artifact): with wandb >= 0.31 "
+    "a logged Table is a media file runtree keeps with its row; see docs/wandb-compat.md"
+)
+_ARTIFACT_OPS = re.compile(
+    r"\b(createArtifact|createArtifactManifest|createArtifactFiles|commitArtifact|useArtifact|linkArtifact|"
+    r"updateArtifactManifest|completeMultipartUploadArtifact|addAliases|artifactCollection|artifactSequence|"
+    r"outputArtifacts|inputArtifacts|artifactCollections|artifactTypes)\s*\("
+)
+CAPTURE_ENV = "RUNTREE_GRAPHQL_CAPTURE"  # a file: each operation the clients send is appended to it (tests/fixtures)
+
+
+def _capture(path: str, name: Any, query: str) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"operationName": name, "query": query}) + "\n")
 
 
 @dataclass(frozen=True)
@@ -115,15 +135,118 @@ class RunView:
         seq = self._ctx.store.last_log_seq(self._run.uid, self._run.epoch)
         return 0 if seq is None else seq + 1
 
+    # -- what wandb.Api() reads ---------------------------------------------------------------
+    commit = None
+    readOnly = False
+    sweep = None
+    displayNameEdited = False
+    summary = summaryMetrics
+
+    @property
+    def projectId(self) -> str:
+        return public_api.internal_id(self._run.entity, self._run.project)
+
+    @property
+    def user(self) -> dict[str, Any]:
+        return _user(self._run.entity)
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._run.exit_code
+
+    systemMetrics = "{}"  # every run of a listing page asks for it: reading a run's samples would cost O(samples)
+
+    @property
+    def historyKeys(self) -> dict[str, Any]:
+        return public_api.history_keys(self._ctx.store, self._run)
+
+    @property
+    def runInfo(self) -> dict[str, Any]:
+        m = self._run.metadata
+        return {"program": m.get("program"), "args": m.get("args"), "os": m.get("os"), "python": m.get("python")}
+
+    def sampledHistory(self, info: GraphQLResolveInfo, specs: list[str]) -> list[Any]:
+        return list(public_api.sampled_history(self._ctx.store, self._run, specs))
+
+    def history(
+        self, info: GraphQLResolveInfo, samples: int | None = None, minStep: int | None = None, maxStep: int | None = None
+    ) -> list[str]:
+        return public_api.history_lines(self._ctx.store, self._run, samples if samples is not None else 500, minStep, maxStep)
+
+    def events(self, info: GraphQLResolveInfo, samples: int | None = None) -> list[str]:
+        return public_api.events_lines(self._ctx.store, self._run, samples if samples is not None else 500)
+
+    def parquetHistory(self, info: GraphQLResolveInfo, liveKeys: list[str]) -> dict[str, Any]:
+        return {"parquetUrls": [], "liveData": public_api.live_rows(self._ctx.store, self._run, liveKeys)}
+
+    @property
+    def fileCount(self) -> int:
+        return len(self._ctx.store.list_files(self._run.uid))
+
+    def files(
+        self,
+        info: GraphQLResolveInfo,
+        names: list[str | None] | None = None,
+        after: str | None = None,
+        first: int | None = None,
+        pattern: str | None = None,
+    ) -> dict[str, Any]:
+        store = self._ctx.store
+        chosen = public_api.select_files(store.list_files(self._run.uid), names, pattern)
+        offset = int(after) if after and after.isdigit() else 0
+        n = min(50 if first is None else max(first, 0), public_api.MAX_PAGE)
+        page = chosen[offset : offset + n]
+        updated = _iso(self._run.updated_at)
+        edges = [
+            {"node": public_api.file_node(store, self._run, f, self._ctx.base_url, updated), "cursor": str(offset + i + 1)}
+            for i, f in enumerate(page)
+        ]
+        return {"edges": edges, "pageInfo": public_api.page_info(offset, len(page), offset + n < len(chosen))}
+
+    def outputArtifacts(self, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None) -> dict[str, Any]:
+        return _NO_ARTIFACTS
+
+    inputArtifacts = outputArtifacts
+
+
+_NO_ARTIFACTS = {"totalCount": 0, "edges": [], "pageInfo": public_api.page_info(0, 0, False)}
+
+
+def _user(entity: str) -> dict[str, Any]:
+    return {
+        "id": entity,
+        "name": entity,
+        "username": entity,
+        "email": None,
+        "entity": entity,
+        "admin": False,
+        "flags": "{}",
+        "teams": {"edges": []},
+        "deletedAt": None,
+        "apiKeys": {"edges": []},
+        "defaultEntity": EntityView(entity),
+        "userEntity": EntityView(entity),
+        "photoUrl": None,
+    }
+
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 class EntityView:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, ctx: Context | None = None) -> None:
         self.id = self.name = name
         self.organization = None
+        self.isTeam = False
+        self.defaultAccess = "USER_READ"
+        self.readOnly = False
+        self._ctx = ctx
+
+    def projects(
+        self, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None, order: str | None = None
+    ) -> dict[str, Any]:
+        return _projects(_ctx(info), self.name, after, first)
 
 
 class ProjectView:
@@ -141,6 +264,45 @@ class ProjectView:
     def run(self, info: GraphQLResolveInfo, name: str) -> RunView | None:
         return self.bucket(info, name)
 
+    # -- what wandb.Api() reads ---------------------------------------------------------------
+    isBenchmark = False
+    readOnly = False
+    description = None
+
+    @property
+    def internalId(self) -> str:
+        return public_api.internal_id(self.entityName, self.name)
+
+    @property
+    def user(self) -> dict[str, Any]:
+        return _user(self.entityName)
+
+    @property
+    def createdAt(self) -> str:
+        first = self._ctx.store.query_runs(self.entityName, self.name, None, runfilter.parse_order("+created_at"), 1)
+        return _iso(first[0].created_at if first else 0.0)
+
+    def runCount(self, info: GraphQLResolveInfo, filters: str | None = None) -> int:
+        return self._ctx.store.count_runs(self.entityName, self.name, public_api.parse_filters(filters))
+
+    def runs(
+        self,
+        info: GraphQLResolveInfo,
+        filters: str | None = None,
+        after: str | None = None,
+        first: int | None = None,
+        order: str | None = None,
+    ) -> dict[str, Any]:
+        found, page, offset = public_api.run_page(self._ctx.store, self.entityName, self.name, filters, after, first, order)
+        edges = [{"node": RunView(self._ctx, r), "cursor": str(offset + i + 1)} for i, r in enumerate(found)]
+        return {"edges": edges, "pageInfo": page, "totalCount": None}
+
+    def artifact(self, info: GraphQLResolveInfo, name: str) -> None:
+        return None
+
+    def artifactType(self, info: GraphQLResolveInfo, name: str) -> None:
+        return None
+
 
 # -- root fields -------------------------------------------------------------------------------
 def _ctx(info: GraphQLResolveInfo) -> Context:
@@ -152,20 +314,36 @@ def _viewer(_: None, info: GraphQLResolveInfo) -> dict[str, Any]:
     who = _ctx(info).who
     entity = runs.default_entity(who)
     teams = [{"node": EntityView(e)} for e in sorted(who.entities) if e != entity]
-    return {
-        "id": who.prefix or entity,
-        "name": entity,
-        "username": entity,
-        "email": None,
-        "entity": entity,
-        "admin": who.admin,
-        "flags": "{}",
-        "teams": {"edges": teams},
-    }
+    return {**_user(entity), "id": who.prefix or entity, "admin": who.admin, "teams": {"edges": teams}}
+
+
+def _projects(ctx: Context, entity: str | None, after: str | None, first: int | None) -> dict[str, Any]:
+    ent, _ = runs.scope(ctx.who, entity, None)
+    names = sorted({r.project for r in ctx.store.list_runs(ent)})
+    offset = int(after) if after and after.isdigit() else 0
+    n = min(50 if first is None else max(first, 0), public_api.MAX_PAGE)
+    page = names[offset : offset + n]
+    edges = [{"node": ProjectView(ctx, ent, p), "cursor": str(offset + i + 1)} for i, p in enumerate(page)]
+    return {"edges": edges, "pageInfo": public_api.page_info(offset, len(page), offset + n < len(names))}
+
+
+def _models(
+    _: None, info: GraphQLResolveInfo, entityName: str | None = None, after: str | None = None, first: int | None = None, **_ignored: Any
+) -> dict[str, Any]:
+    return _projects(_ctx(info), entityName, after, first)
+
+
+def _run_root(
+    _: None, info: GraphQLResolveInfo, name: str, entityName: str | None = None, projectName: str | None = None
+) -> RunView | None:
+    ctx = _ctx(info)
+    found = runs.find(ctx.store, ctx.who, entityName, projectName, name)
+    return None if found is None else RunView(ctx, found)
 
 
 def _server_info(_: None, info: GraphQLResolveInfo) -> dict[str, Any]:
-    return {"features": [], "cliVersionInfo": None, "latestLocalVersionInfo": None}
+    # W&B's answer when it has no version advice: the clients call .get on cliVersionInfo, so never null
+    return {"features": [], "cliVersionInfo": {}, "latestLocalVersionInfo": None}
 
 
 def _project(_: None, info: GraphQLResolveInfo, name: str | None = None, entityName: str | None = None) -> ProjectView:
@@ -181,7 +359,7 @@ def _entity(_: None, info: GraphQLResolveInfo, name: str) -> EntityView:
 def _upsert_bucket(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     ctx = _ctx(info)
     run, inserted = runs.upsert(ctx.store, ctx.who, input)
-    return {"bucket": RunView(ctx, run), "inserted": inserted}
+    return {"bucket": RunView(ctx, run), "inserted": inserted, "serverSettings": {"serverMessages": []}}
 
 
 def _rewind_run(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
@@ -203,6 +381,10 @@ def _create_run_files(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) 
     return {"runID": run.uid, "uploadHeaders": [], "files": files}
 
 
+def _create_artifact(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> None:
+    raise UsageError(NO_ARTIFACTS)
+
+
 def _mark_uploaded(_: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     _run_for_files(_ctx(info), input)
     return {"success": True}
@@ -218,10 +400,14 @@ def executable_schema() -> GraphQLSchema:
     q["model"].resolve = _project
     q["project"].resolve = _project
     q["entity"].resolve = _entity
+    q["models"].resolve = _models
+    q["projects"].resolve = _models
+    q["run"].resolve = _run_root
     m["upsertBucket"].resolve = _upsert_bucket
     m["rewindRun"].resolve = _rewind_run
     m["createRunFiles"].resolve = _create_run_files
     m["markRunFilesUploaded"].resolve = _mark_uploaded
+    m["createArtifact"].resolve = _create_artifact
     return s
 
 
@@ -251,9 +437,15 @@ def run_operation(ctx: Context, body: Any) -> tuple[int, dict[str, Any]]:
     """Execute one GraphQL request body; (HTTP status, answer)."""
     if not isinstance(body, Mapping) or not isinstance(body.get("query"), str):
         return 400, {"errors": [{"message": 'a GraphQL request is a JSON object with a "query" string'}]}
-    name = body.get("operationName")
+    name = body.get("operationName") or None  # wandb 0.31's Api sends "" for "the only operation"
     variables = body.get("variables")
+    capture = os.environ.get(CAPTURE_ENV)
+    if capture:
+        _capture(capture, name, body["query"])
     doc = _document(body["query"])
+    if isinstance(doc, list) and _ARTIFACT_OPS.search(body["query"]):
+        log.info("graphql %s refused: artifacts are not stored", name)
+        return 200, {"data": None, "errors": [{"message": NO_ARTIFACTS, "extensions": {"code": "NotServed"}}]}
     if isinstance(doc, list):
         log.warning("graphql %s refused: %s", name, "; ".join(e.message for e in doc))
         return 200, {"data": None, "errors": [dict(e.formatted) for e in doc]}

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from runtree.domain import ids, wandb_format
+from runtree.domain import ids, lineage, wandb_format
 from runtree.domain.forkspec import STEP, ForkSpec
 from runtree.domain.records import RUNNING, RunRecord, Segment
 from runtree.errors import NoSuchRun, StepOutOfRange, UsageError
@@ -23,9 +23,10 @@ from runtree.store.base import Store
 
 DEFAULT_PROJECT = "uncategorized"
 FORK_WAIT = 20.0  # seconds a fork waits for its parent's history to arrive (wandb sync uploads runs at once)
+SUMMARY_BEFORE_REWIND = "summary_before_rewind"  # metadata["wandb"] entry: the summary when the run was last rewound
 ADMIN_ENTITY = "admin"  # the default entity of an admin key, which is limited to no entity
 # Run fields an UpsertBucket may set, by its input's names.
-_FIELDS = {"displayName": "name", "notes": "notes", "groupName": "group", "jobType": "job_type", "host": "host"}
+_FIELDS = {"displayName": "name", "notes": "notes", "description": "notes", "groupName": "group", "jobType": "job_type", "host": "host"}
 
 
 def default_entity(who: Principal) -> str:
@@ -67,6 +68,22 @@ def _parse_config(text: str | None) -> tuple[dict[str, Any] | None, dict[str, An
     return wandb_format.split_config(raw)
 
 
+def _parse_summary(text: str, run: RunRecord) -> dict[str, Any]:
+    """wandb.Api's summary.update(): the whole new summary, W&B's shape; runtree's `_step`, `_runtime`, `_timestamp` stay."""
+    try:
+        raw = json.loads(text)
+    except ValueError as e:
+        raise UsageError(f"summaryMetrics is not JSON: {e}") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"summaryMetrics must be a JSON object, got {type(raw).__name__}")
+    summary = wandb_format.flatten_summary(raw, run.metric_defs)
+    for k in wandb_format.SPECIAL_KEYS:
+        summary.pop(k, None)
+        if k in run.summary:
+            summary[k] = run.summary[k]
+    return summary
+
+
 def upsert(store: Store, who: Principal, inp: Mapping[str, Any]) -> tuple[RunRecord, bool]:
     """UpsertBucket: (the run, whether it was created). A new run with a branch point is a fork of that run."""
     entity, project = scope(who, inp.get("entityName"), inp.get("modelName"))
@@ -74,6 +91,12 @@ def upsert(store: Store, who: Principal, inp: Mapping[str, Any]) -> tuple[RunRec
     existing = _existing(store, who, inp, entity, project)
     now = time.time()
     if existing is not None:
+        bp = wandb_format.branch_point(wb)
+        if bp is not None and bp[0] == existing.id and existing.state != RUNNING and not _rewound_at(store, existing, bp[1]):
+            # `wandb sync` of an offline rewind by clients before 0.22 sends no RewindRun, only this branch point
+            # naming the run itself: rewind here, or its rows would land on the old steps and be dropped as resent.
+            rw = {"runName": existing.id, "entityName": entity, "projectName": project, "metricName": STEP, "metricValue": bp[1]}
+            existing = rewind(store, who, rw)
         return _update(store, existing, inp, user_cfg, wb, now), False
     run_id = inp.get("name") or ids.make_id()
     ids.validate_id(run_id)
@@ -101,32 +124,62 @@ def upsert(store: Store, who: Principal, inp: Mapping[str, Any]) -> tuple[RunRec
     if bp is None or bp[0] == run_id:  # a rewind's branch point names the run itself: RewindRun came first
         store.create_run(record, [Segment(record.uid, 0, 0)])
         return record, True
-    parent, cut = _fork_point(store, who, entity, project, bp)
+    parent, cut, psegs = _fork_point(store, who, entity, project, bp)
     record = record.evolve(
         config={**parent.config, **record.config},
         metric_defs={**parent.metric_defs, **defs},
         group=record.group or parent.group,
         job_type=record.job_type or parent.job_type,
+        parent_uid=parent.uid,
+        fork_step=cut.step,
     )
-    forking.fork(store, parent, cut, record)
+    store.create_run(record, lineage.fork(psegs, cut.step, record.uid, cut.time))
     return store.get_run(record.uid), True
 
 
-def _fork_point(store: Store, who: Principal, entity: str, project: str, bp: tuple[str, int]) -> tuple[RunRecord, forking.Cut]:
-    """The parent and the Cut a branch point names. `wandb sync` uploads a parent and its forks at once, so a
-    parent not there yet, or still running short of the step, is waited for (FORK_WAIT seconds at most)."""
+def _rewound_at(store: Store, run: RunRecord, step: int) -> bool:
+    rewinds = store.list_rewinds(run.uid)
+    return bool(rewinds) and rewinds[-1].at_step == step
+
+
+def _fork_point(
+    store: Store, who: Principal, entity: str, project: str, bp: tuple[str, int]
+) -> tuple[RunRecord, forking.Cut, list[Segment]]:
+    """The parent, the Cut a branch point names and the parent history it cuts. `wandb sync` uploads a parent
+    and its forks at once, so a parent not there yet, or still running short of the step, is waited for
+    (FORK_WAIT seconds at most); a parent rewound below the step since (its rewind synced first) is forked
+    as it was before the rewind, from its archived rows."""
     label = f"fork_from='{bp[0]}?_step={bp[1]}'"
+    spec = ForkSpec(bp[0], STEP, bp[1])
     deadline = time.monotonic() + FORK_WAIT
     while True:
         try:
             parent = forking.resolve_run(store, bp[0], entity, project, "fork_from")
             who.check(parent.entity, f" (fork_from names run {parent.path})")
-            return parent, forking.locate(store, parent, store.read_segments(parent.uid), ForkSpec(bp[0], STEP, bp[1]), label)
+            psegs = store.read_segments(parent.uid)
+            try:
+                return parent, forking.locate(store, parent, psegs, spec, label), psegs
+            except StepOutOfRange:
+                before = _before_rewinds(store, parent, psegs, bp[1])
+                if before is None:
+                    raise
+                return parent, forking.locate(store, parent, before, spec, label), before
         except (NoSuchRun, StepOutOfRange) as e:
             still_coming = isinstance(e, NoSuchRun) or parent.state == RUNNING
             if not still_coming or time.monotonic() >= deadline:
                 raise
         time.sleep(0.25)
+
+
+def _before_rewinds(store: Store, run: RunRecord, segments: list[Segment], step: int) -> list[Segment] | None:
+    """The run's history as it was before its latest rewinds, back to the first that held `step`; None if none did."""
+    segs = segments
+    for rw in reversed(store.list_rewinds(run.uid)):
+        segs = [*lineage.clip(segs, rw.at_step, None), *rw.archived]
+        last = store.last_row(segs)
+        if last is not None and last[0] >= step:
+            return segs
+    return None
 
 
 def _existing(store: Store, who: Principal, inp: Mapping[str, Any], entity: str, project: str) -> RunRecord | None:
@@ -153,11 +206,14 @@ def _update(
         fields["tags"] = tuple(inp["tags"])
     if user_cfg is not None:
         fields["config"] = {**run.config, **user_cfg}  # a fork's inherited keys stay; the client sends only its own
+    if inp.get("summaryMetrics"):
+        fields["summary"] = _parse_summary(inp["summaryMetrics"], run)
     extra: dict[str, Any] = {}
     if run.state != RUNNING and (inp.get("host") or inp.get("program") or inp.get("jobProgram")):
         # The first upsert of a client starting on a run that had stopped: a resume (RunResumeStatus came first).
         fields.update(state=RUNNING, finished_at=None, exit_code=None)
         extra["resumed"] = True
+        extra["step_shift"] = None  # a new client numbers its rows itself: filestream decides again
     if wb:
         fields["metric_defs"] = {**run.metric_defs, **wandb_format.metric_defs(wb.get("m"))}
     if wb or extra:
@@ -180,7 +236,14 @@ def rewind(store: Store, who: Principal, inp: Mapping[str, Any]) -> RunRecord:
     forking.check_not_active(run, "rewind")
     cut = forking.locate(store, run, store.read_segments(run.uid), ForkSpec(name, STEP, int(value)), label)
     now = time.time()
-    fields = {"state": RUNNING, "finished_at": None, "exit_code": None, "heartbeat_at": now, "updated_at": now}
+    fields: dict[str, Any] = {"state": RUNNING, "finished_at": None, "exit_code": None, "heartbeat_at": now, "updated_at": now}
+    # The summary as it stood: its keys never logged as history (run.summary["best"] = 42) belong to the run,
+    # not to the cut history; filestream keeps them when the rewound run ends.
+    wb = run.metadata.get("wandb")
+    wb = dict(wb) if isinstance(wb, Mapping) else {}
+    before = wb.get(SUMMARY_BEFORE_REWIND)
+    wb[SUMMARY_BEFORE_REWIND] = {**(before if isinstance(before, Mapping) else {}), **run.summary}
+    fields["metadata"] = {**run.metadata, "wandb": wb}
     forking.rewind(store, run, cut, now, **fields)
     return store.get_run(run.uid)
 

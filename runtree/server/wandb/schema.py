@@ -16,6 +16,12 @@ scalar JSONString
 "Any JSON value."
 scalar JSON
 
+"A 64-bit integer (history steps)."
+scalar Int64
+
+"Time as W&B writes it (ISO 8601, UTC, no zone)."
+scalar DateTime
+
 type Query {
   "The caller: the API key's default entity and the others it may use."
   viewer: User
@@ -24,6 +30,11 @@ type Query {
   model(name: String, entityName: String): Project
   project(name: String, entityName: String): Project
   entity(name: String!): Entity
+  "Projects of an entity (the caller's default one when none is named), newest activity first."
+  models(entityName: String, after: String, first: Int, order: String, anonymous: Boolean): ProjectConnection
+  projects(entityName: String, after: String, first: Int, order: String, anonymous: Boolean): ProjectConnection
+  "A run by entity/project/name (older clients)."
+  run(entityName: String, projectName: String, name: String!): Run
 }
 
 type Mutation {
@@ -34,6 +45,8 @@ type Mutation {
   "Signed upload URLs for run files: PUT the bytes there, without an Authorization header."
   createRunFiles(input: CreateRunFilesInput!): CreateRunFilesPayload
   markRunFilesUploaded(input: MarkRunFilesUploadedInput!): MarkRunFilesUploadedPayload
+  "Always refused, with a message: runtree does not store W&B artifacts."
+  createArtifact(input: CreateArtifactInput!): CreateArtifactPayload
 }
 
 type User {
@@ -45,6 +58,77 @@ type User {
   admin: Boolean
   flags: JSONString
   teams: EntityConnection
+  deletedAt: DateTime
+  "runtree never hands keys out over GraphQL: always empty."
+  apiKeys: ApiKeyConnection
+  defaultEntity: Entity
+  userEntity: Entity
+  photoUrl: String
+}
+
+type ApiKeyConnection {
+  edges: [ApiKeyEdge!]!
+}
+
+type ApiKeyEdge {
+  node: ApiKey
+}
+
+type ApiKey {
+  id: ID!
+  name: String!
+  description: String
+}
+
+type PageInfo {
+  startCursor: String
+  endCursor: String
+  hasNextPage: Boolean!
+  hasPreviousPage: Boolean!
+}
+
+type ProjectConnection {
+  edges: [ProjectEdge!]!
+  pageInfo: PageInfo!
+}
+
+type ProjectEdge {
+  node: Project
+  cursor: String
+}
+
+type RunConnection {
+  edges: [RunEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int
+}
+
+type RunEdge {
+  node: Run
+  cursor: String
+}
+
+type FileConnection {
+  edges: [FileEdge!]!
+  pageInfo: PageInfo!
+}
+
+type FileEdge {
+  node: File
+  cursor: String
+}
+
+"A run file; `url` downloads it with the caller's key (HTTP Basic api:<key>)."
+type File {
+  id: ID!
+  name: String!
+  url(upload: Boolean): String
+  directUrl: String
+  sizeBytes: Int64
+  mimetype: String
+  updatedAt: DateTime
+  md5: String
+  digest: String
 }
 
 type EntityConnection {
@@ -59,6 +143,10 @@ type Entity {
   id: ID!
   name: String!
   organization: Organization
+  isTeam: Boolean
+  defaultAccess: String
+  readOnly: Boolean
+  projects(after: String, first: Int, order: String): ProjectConnection
 }
 
 type Organization {
@@ -93,6 +181,32 @@ type Project {
   "The run `name`; null when missing and missingOk."
   bucket(name: String!, missingOk: Boolean): Run
   run(name: String!): Run
+  "A number standing for the project (runtree keys projects by name)."
+  internalId: ID
+  createdAt: DateTime
+  isBenchmark: Boolean
+  readOnly: Boolean
+  description: String
+  user: User
+  "Runs matching a W&B filter (MongoDB-style JSON), counted in the database."
+  runCount(filters: JSONString): Int
+  "One page of runs matching a W&B filter, in `order` (`-created_at` when none); `after` is the last page's endCursor."
+  runs(filters: JSONString, after: String, first: Int, order: String): RunConnection
+  "runtree serves no artifacts: always null (the client then uploads media files as run files)."
+  artifact(name: String!): Artifact
+  artifactType(name: String!): ArtifactType
+}
+
+"Never returned by runtree (artifacts are not served)."
+type Artifact {
+  id: ID!
+  artifactType: ArtifactType!
+}
+
+"Never returned by runtree (artifacts are not served)."
+type ArtifactType {
+  id: ID!
+  name: String!
 }
 
 "A run (W&B also calls it a bucket). `id` is runtree's immutable uid, `name` the run id."
@@ -124,6 +238,92 @@ type Run {
   "JSON list of the last history row as a JSON string."
   historyTail: JSONString
   eventsTail: JSONString
+  "The project's internalId."
+  projectId: ID
+  commit: String
+  readOnly: Boolean
+  "Always {}: each run of a page asks for it, and it would cost a scan of the run's samples (use events)."
+  systemMetrics: JSONString
+  user: User
+  "{lastStep, keys: {key: {typeCounts: [{type, count}]}}} from the summary (cheap: no history scan)."
+  historyKeys: JSON
+  "Per spec {keys: [...], samples: N}: the rows holding every key (only those keys), evenly sampled to N."
+  sampledHistory(specs: [JSONString!]!): [JSON]
+  "Visible rows as JSON strings, in step order: steps minStep <= s < maxStep, evenly sampled to `samples`."
+  history(samples: Int, minStep: Int64, maxStep: Int64): [String]
+  "System-metrics samples as JSON strings, evenly sampled to `samples`."
+  events(samples: Int): [String]
+  "What wandb-core's scan_history reads: no parquet exports, every visible row as live data (only liveKeys, with _step)."
+  parquetHistory(liveKeys: [String!]!): ParquetHistory
+  fileCount: Int
+  files(names: [String], after: String, first: Int, pattern: String): FileConnection
+  summary: JSONString
+  runInfo: RunInfo
+  sweep: Sweep
+  displayNameEdited: Boolean
+  exitcode: Int
+  "W&B's 'not available' shape: runtree serves no artifacts, the connections are empty."
+  outputArtifacts(after: String, first: Int): ArtifactConnection
+  inputArtifacts(after: String, first: Int): ArtifactConnection
+}
+
+"Only so that clients can introspect it: runtree refuses createArtifact with a message (artifacts are not stored)."
+input CreateArtifactInput {
+  artifactTypeName: String!
+  artifactCollectionName: String
+  artifactCollectionNames: [String!]
+  entityName: String
+  projectName: String
+  runName: String
+  description: String
+  digest: String
+  digestAlgorithm: String
+  labels: JSONString
+  aliases: [String!]
+  metadata: JSONString
+  ttlDurationSeconds: Int64
+  tags: [String!]
+  clientID: ID
+  sequenceClientID: ID
+  enableDigestDeduplication: Boolean
+  historyStep: Int64
+  distributedID: String
+  storageRegion: String
+}
+
+type CreateArtifactPayload {
+  artifact: Artifact
+}
+
+type ArtifactConnection {
+  totalCount: Int!
+  edges: [ArtifactEdge!]!
+  pageInfo: PageInfo!
+}
+
+type ArtifactEdge {
+  node: Artifact
+  cursor: String
+}
+
+type ParquetHistory {
+  parquetUrls: [String!]!
+  liveData: [JSON!]!
+}
+
+type RunInfo {
+  program: String
+  args: [String]
+  os: String
+  python: String
+  gpuCount: Int
+  gpu: String
+}
+
+"Never returned by runtree (sweeps are not served)."
+type Sweep {
+  id: ID!
+  name: String!
 }
 
 input UpsertBucketInput {
@@ -148,11 +348,28 @@ input UpsertBucketInput {
   sweep: String
   tags: [String!]
   summaryMetrics: JSONString
+  "Ignored: runtree derives a run's state from its data."
+  stopped: Boolean
 }
 
 type UpsertBucketPayload {
   bucket: Run
   inserted: Boolean
+  "Messages for the client to print: runtree has none."
+  serverSettings: ServerSettings
+}
+
+"wandb 0.17 probes this type by introspection (and fails when it is missing)."
+type ServerSettings {
+  serverMessages: [ServerMessage!]!
+}
+
+type ServerMessage {
+  utfText: String
+  plainText: String
+  htmlText: String
+  messageType: String
+  messageLevel: String
 }
 
 input RewindRunInput {
