@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from runtree.sdk.spool import SpoolingStore
 
 DEFAULT_PROJECT = "uncategorized"
+DATA_NOT_STORED_EXIT = 75  # the exit status of a process whose runs, finished at exit, left data unstored (EX_TEMPFAIL)
 _LAST_RUN_FILE = "last-run.json"
 
 
@@ -216,11 +217,11 @@ class Run:
             s = counter.step
             if s >= STEP_LIMIT:
                 raise UsageError(f"log(): step {s} is beyond the largest step a run can hold ({STEP_LIMIT - 1})")
-            counter.step = s + 1
             row["_step"] = s
             row["_timestamp"] = now
             row["_runtime"] = now - self._t0
-            self._writer.put(s, now, row)
+            self._writer.put(s, now, row)  # may refuse the row (text no store can hold): the step is not used up
+            counter.step = s + 1
             return
         if step is not None:
             step = _check_step(step)
@@ -535,8 +536,18 @@ sys.excepthook = _excepthook
 @atexit.register
 def _finish_all() -> None:
     code = 1 if _uncaught else 0
+    lost = False
     for run in list(_active):
         try:
             run.finish(exit_code=code)
+        except DataNotStored as e:
+            lost = True
+            print(f"runtree: {e}", file=sys.stderr)
         except Exception as e:  # pragma: no cover - nothing to raise to at exit
             print(f"runtree: could not finish run {run.path}: {e}", file=sys.stderr)
+    if lost:
+        # Logged data was not stored: the process must not exit 0 as if all were well. An atexit handler
+        # cannot change the exit status otherwise; runtree's runs with its import, so after most others.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(DATA_NOT_STORED_EXIT)

@@ -228,9 +228,7 @@ def check_entity(url: str, who: dict[str, Any], entity: str) -> None:
     if who.get("admin") or "entities" not in who or entity in who["entities"]:
         return
     may = ", ".join(who["entities"]) or "none"
-    raise AccessRefused(
-        f"{_key_name(api_key(url))} may not write to entity {entity!r} on the runtree server at {url}; it may write: {may}"
-    )
+    raise AccessRefused(f"{_key_name(api_key(url))} may not write to entity {entity!r} on the runtree server at {url}; it may write: {may}")
 
 
 def open_run(

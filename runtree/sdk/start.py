@@ -123,7 +123,15 @@ def rewind(store: Store, req: Request, spec: ForkSpec) -> Start:
     fields: dict[str, Any] = {**_process_fields(now), "config": {**run.config, **req.config}}
     if req.name:
         fields["name"] = req.name
-    segments = forking.rewind(store, run, cut, now, **fields)
+    # Taken by the same atomic claim as resume: of two processes rewinding (or resuming) at once, one gets the run.
+    store.claim_run(run.uid, **_process_fields(now))
+    try:
+        segments = forking.rewind(store, run, cut, now, **fields)
+    except BaseException:  # give the run back as it was, or it would be reaped as crashed once this process ends
+        store.update_run(
+            run.uid, **{k: getattr(run, k) for k in ("state", "host", "pid", "pid_started", "heartbeat_at", "finished_at", "exit_code")}
+        )
+        raise
     kept = segments[:-1]
     return Start(store.get_run(run.uid), segments, cut.step + 1, cut.runtime, lambda: store.read_rows(kept), resumed=True)
 

@@ -41,13 +41,30 @@ _SCALARS = frozenset((float, int, bool, type(None)))
 
 
 def row_bytes(row: Mapping[str, Any]) -> int:
-    """An estimate of the memory a queued row holds; strings and other non-scalars by their length."""
+    """An estimate of the memory a queued row holds; strings and other non-scalars by their length.
+
+    A string no store can hold (a NUL, a lone surrogate) raises UsageError: log() refuses it at the call.
+    """
     n = _ROW_BYTES + _VALUE_BYTES * len(row)
     for v in row.values():
         if type(v) in _SCALARS:  # the common case first: one set lookup a value
             continue
-        n += len(v) if type(v) is str else len(repr(v))
+        if type(v) is str:
+            if "\x00" in v or not v.isascii():
+                _check_text("value", v)
+            n += len(v)
+        else:
+            n += len(repr(v))
     return n
+
+
+def _check_text(what: str, text: str) -> None:
+    if "\x00" in text:
+        raise UsageError(f"run.log(): a {what} with a NUL character cannot be stored: {text[:60]!r}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UsageError(f"run.log(): a {what} with a lone surrogate cannot be stored ({e.reason} at {e.start}): {text[:60]!r}") from None
 
 
 def refused(e: BaseException) -> bool:
@@ -110,6 +127,8 @@ class Writer:
         self.final_retry = final_retry
         self._base_rows = base_rows
         self._rows: deque[Row] = deque()
+        self._keys: set[str] = set()  # keys of logged rows, checked once each
+        self._sizes: deque[int] = deque()  # row_bytes of each queued row, in the same order
         self._system: deque[tuple[float, dict[str, Any]]] = deque()
         self._logs: deque[tuple[int, float, int | None, str, str]] = deque()
         self._fields: dict[str, Any] = {}
@@ -132,15 +151,25 @@ class Writer:
 
     # -- the training thread's side ----------------------------------------------------------
     def put(self, step: int, ts: float, row: dict[str, Any]) -> None:
+        if not row.keys() <= self._keys:  # a key not seen before: check it once
+            self._check_keys(row)
+        size = row_bytes(row)  # raises for text no store can hold, before anything is queued
+        self._sizes.append(size)  # before the row: the writer, taking n rows, always finds their n sizes
         q = self._rows
         q.append((step, ts, row))
         self._queued += 1
-        self._bytes_in += row_bytes(row)
+        self._bytes_in += size
         n = len(q)
         if n >= _KICK and n % _KICK == 0:
             self._wake.set()
         if self._queued - self._written >= self._row_cap or self._bytes_in - self._bytes_out >= self.max_queue_bytes:
             self._wait_for_room()
+
+    def _check_keys(self, row: Mapping[str, Any]) -> None:
+        for k in row.keys() - self._keys:
+            if "\x00" in k or not k.isascii():
+                _check_text("key", k)
+            self._keys.add(k)
 
     @property
     def pending_bytes(self) -> int:
@@ -249,13 +278,11 @@ class Writer:
             if stopping:
                 return
 
-    def _stored(self, rows: list[Row]) -> None:
+    def _stored(self, rows: list[Row], size: int) -> None:
         refused_steps = set(self.leftover.refused_steps)
         with self._lock:
             add = self.summary.add
-            size = 0
             for step, _ts, row in rows:
-                size += row_bytes(row)
                 if step not in refused_steps:
                     add(row)
         self._bytes_out += size
@@ -292,19 +319,23 @@ class Writer:
 
     def _flush(self, final: bool) -> None:
         rows = _take(self._rows)
+        pop = self._sizes.popleft
+        sizes = [pop() for _ in rows]
         done = 0
         try:
             # In slices of about a quarter second of the store's rate: the rate (so log()'s limit) is known
             # after the first slice, not after a backlog of minutes.
             while done < len(rows):
-                part = rows[done : done + self._slice]
+                end = done + self._slice
+                part = rows[done:end]
                 t = time.perf_counter()
                 self._store_rows(part)
                 self._measure(len(part), time.perf_counter() - t)
+                self._stored(part, sum(sizes[done:end]))
                 done += len(part)
-                self._stored(part)
         except BaseException:
             self._rows.extendleft(reversed(rows[done:]))
+            self._sizes.extendleft(reversed(sizes[done:]))
             raise
         for q, append in ((self._system, self.store.append_system), (self._logs, self.store.append_logs)):
             items = _take(q)

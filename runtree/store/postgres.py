@@ -206,7 +206,7 @@ class PostgresStore:
             found = cur.execute(f"SELECT {_RUN_COLS_SQL} FROM runs WHERE uid = %s FOR UPDATE", (uid,)).fetchone()
             if found is None:
                 raise self._no_such_run(uid)
-            check_not_active(run_from_columns(found), "resume")
+            check_not_active(run_from_columns(found), "resume or rewind")
             cur.execute(sql.SQL("UPDATE runs SET {} WHERE uid = %s").format(sets), [*args, uid])
             claimed = cur.execute(f"SELECT {_RUN_COLS_SQL} FROM runs WHERE uid = %s", (uid,)).fetchone()
         assert claimed is not None  # the row is locked by this transaction

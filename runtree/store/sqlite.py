@@ -187,7 +187,7 @@ class SqliteStore:
             r = conn.execute("SELECT * FROM runs WHERE uid=?", (uid,)).fetchone()
             if r is None:
                 raise NoSuchRun(f"no run has uid {uid!r} in {self.url}")
-            check_not_active(_run_from_row(r), "resume")
+            check_not_active(_run_from_row(r), "resume or rewind")
             conn.execute(f"UPDATE runs SET {sets} WHERE uid=?", [*(encode_field(k, v) for k, v in fields.items()), uid])
             claimed = conn.execute("SELECT * FROM runs WHERE uid=?", (uid,)).fetchone()
         return _run_from_row(claimed)

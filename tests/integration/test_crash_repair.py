@@ -22,7 +22,7 @@ from runtree.domain import lineage
 from runtree.domain.records import CRASHED, FINISHED, RUNNING, RunRecord
 from runtree.store.remote import RemoteStore
 from runtree.store.sqlite import SqliteStore
-from tests.integration.server_fixture import Server, running_server
+from tests.integration.server_fixture import Server, free_port, running_server, stop
 
 LOGGER = """
 import sys, time, runtree
@@ -147,3 +147,26 @@ def test_an_interrupted_sync_never_shows_the_run_finished(reaping_server: Server
     assert admin.last_row(admin.read_segments(found.uid)) is not None
     assert sum(1 for _ in admin.read_rows(admin.read_segments(found.uid))) == rows
     admin.close()
+
+
+def test_runtree_ui_marks_a_killed_run_crashed_without_a_reader(rt_dir: Path, tmp_path: Path) -> None:
+    """The UI showed a killed run `running` until someone used the Python API; its own reaper marks it now."""
+    _kill_after_logging(_env(tmp_path, RUNTREE_DIR=str(rt_dir)), 100)
+    env = _env(tmp_path, RUNTREE_DIR=str(rt_dir), RUNTREE_REAP_INTERVAL="1")
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "runtree.cli", "ui", "--no-browser", "--port", str(free_port())],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    store = SqliteStore(rt_dir / "runtree.db")
+    try:
+        deadline = time.monotonic() + 60
+        while (run := store.find_run("tester", "crash", "k")) is not None and run.state == RUNNING and time.monotonic() < deadline:
+            assert ui.poll() is None, ui.communicate()[0]
+            time.sleep(0.2)
+        assert run is not None and run.state == CRASHED and run.last_step == 99
+    finally:
+        stop(ui)
+        ui.communicate()
+        store.close()

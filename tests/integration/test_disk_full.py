@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from runtree.domain.records import FINISHED
+from runtree.sdk.run import DATA_NOT_STORED_EXIT
 from runtree.store.sqlite import SqliteStore
 
 ROWS = 4_000
@@ -36,6 +37,8 @@ while not (flags / "go").exists():
 for step in range(1, int(sys.argv[2])):
     run.log({f"m{j}": float(step * 10 + j) for j in range(10)})
 (flags / "logged").touch()
+if len(sys.argv) > 3:  # the run is finished at exit
+    sys.exit(0)
 try:
     run.finish()
 except DataNotStored as e:
@@ -74,7 +77,7 @@ def fill(directory: Path) -> Path:
 
 
 def start(
-    small_fs: Path, tmp_path: Path, finish_timeout: float, rows: int = ROWS, queue_bytes: int = 1 << 20
+    small_fs: Path, tmp_path: Path, finish_timeout: float, rows: int = ROWS, queue_bytes: int = 1 << 20, at_exit: bool = False
 ) -> tuple[subprocess.Popen[str], Path, Path]:
     flags = tmp_path / "flags"
     flags.mkdir()
@@ -92,7 +95,13 @@ def start(
     for var in ("RUNTREE_BASE_URL", "RUNTREE_STORE_URL", "RUNTREE_API_KEY"):
         env.pop(var, None)
     with open(err, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(flags), str(rows)], env=env, stdout=subprocess.PIPE, stderr=f, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(flags), str(rows), *(["at-exit"] if at_exit else [])],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=f,
+            text=True,
+        )
     wait_for(lambda: (flags / "ready").exists(), proc, err)
     return proc, flags, err
 
@@ -135,4 +144,14 @@ def test_finish_raises_when_the_disk_stays_full(small_fs: Path, tmp_path: Path) 
     assert proc.returncode == 3, (out, err.read_text())
     assert "NOT STORED" in out and "disk full" in out and str(small_fs / "rt" / "runtree.db") in out
     assert re.search(r"not stored in .*: \d+ rows", out), out
+    filler.unlink()
+
+
+def test_a_process_that_leaves_data_unstored_at_exit_exits_non_zero(small_fs: Path, tmp_path: Path) -> None:
+    proc, flags, err = start(small_fs, tmp_path, finish_timeout=2, rows=1500, queue_bytes=64 << 20, at_exit=True)
+    filler = fill(small_fs)
+    (flags / "go").touch()
+    proc.communicate(timeout=120)
+    assert proc.returncode == DATA_NOT_STORED_EXIT, err.read_text()
+    assert "not stored" in err.read_text() and "disk full" in err.read_text()
     filler.unlink()

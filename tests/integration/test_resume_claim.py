@@ -25,17 +25,21 @@ from pathlib import Path
 import runtree
 from runtree.errors import RunIsActive
 go = Path(sys.argv[1])
+(go.parent / f"ready-{os.getpid()}").touch()
 while not go.exists():
     time.sleep(0.001)
 try:
-    run = runtree.init(project="claim", id="r", resume="allow")
+    if len(sys.argv) < 3:
+        run = runtree.init(project="claim", id="r", resume="allow")
+    else:
+        run = runtree.init(project="claim", resume_from="r?_step=5")
 except RunIsActive as e:
     print(json.dumps({"lost": str(e), "pid": os.getpid()}))
     sys.exit(0)
 start = run.step
 for step in range(start, start + 50):
     run.log({"who": float(os.getpid())})
-time.sleep(1.5)  # still logging while the other process tries
+time.sleep(3.0)  # still logging while the other process tries
 run.finish()
 print(json.dumps({"won": start, "pid": os.getpid()}))
 """
@@ -56,11 +60,16 @@ def _env(tmp_path: Path, store: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _race(tmp_path: Path, env: dict[str, str], trial: int) -> list[dict[str, object]]:
-    go = tmp_path / f"go-{trial}"
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(go)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]  # fmt: skip
-    time.sleep(2.0)  # both imported runtree and wait on the file
+def _race(tmp_path: Path, env: dict[str, str], trial: int, *extra: str) -> list[dict[str, object]]:
+    ready = tmp_path / f"trial-{trial}"
+    ready.mkdir()
+    go = ready / "go"
+    cmd = [sys.executable, "-c", CHILD, str(go), *extra]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    deadline = time.monotonic() + 60
+    while len(list(ready.glob("ready-*"))) < 2:  # both imported runtree and wait on the file
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        time.sleep(0.05)
     go.touch()
     out = []
     for p in procs:
@@ -103,3 +112,20 @@ def test_two_processes_resume_one_run_through_a_server(postgres_server: Server, 
     monkeypatch.setenv("RUNTREE_API_KEY", postgres_server.admin_key)  # for the test's own reads
     env = _env(tmp_path, {"RUNTREE_BASE_URL": postgres_server.url, "RUNTREE_API_KEY": postgres_server.admin_key})
     _check(tmp_path, env, postgres_server.url)
+
+
+def test_two_processes_rewind_one_run_on_sqlite(tmp_path: Path) -> None:
+    env = _env(tmp_path, {})
+    p = subprocess.run([sys.executable, "-c", FIRST], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    results = _race(tmp_path, env, 0, "rewind")
+    won = [r for r in results if "won" in r]
+    lost = [r for r in results if "lost" in r]
+    assert len(won) == 1 and len(lost) == 1, results
+    assert f"pid {won[0]['pid']}" in str(lost[0]["lost"])
+    store = open_store(f"sqlite:///{tmp_path / 'rt' / 'runtree.db'}")
+    run = store.find_run("tester", "claim", "r")
+    assert run is not None and run.state == "finished" and run.epoch == 1
+    rows = list(store.read_rows(store.read_segments(run.uid)))
+    assert [r["_step"] for r in rows] == list(range(6 + 50))
+    assert [r["who"] for r in rows[6:]] == [float(won[0]["pid"])] * 50  # type: ignore[arg-type]

@@ -182,3 +182,16 @@ def test_a_row_the_store_refuses_does_not_take_the_valid_rows_of_its_batch(tmp_p
     assert [r["_step"] for r in store.read_rows(store.read_segments(uid))] == [*range(10), *range(11, 20)]
     assert store.get_run(uid).state == FINISHED
     store.close()
+
+
+def test_log_refuses_text_no_store_can_hold_at_the_call(rt_dir: Path) -> None:
+    run = runtree.init(project="attrs", id="text")
+    run.log({"x": 1.0, "note": "fine ünïcode"})
+    for bad in ({"a\x00b": 1.0}, {"k\ud800": 1.0}, {"x": 2.0, "note": "nul\x00"}, {"x": 2.0, "note": "lone \udc80"}):
+        with pytest.raises(UsageError, match=r"NUL|lone surrogate"):
+            run.log(bad)
+    run.log({"x": 3.0})
+    run.finish()
+    h = runtree.Api().run("attrs/text").history()
+    assert list(h["_step"]) == [0, 1]  # a refused row uses up no step
+    assert list(h["x"]) == [1.0, 3.0] and h["note"][0] == "fine ünïcode"
