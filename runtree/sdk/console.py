@@ -2,8 +2,8 @@
 gets the lines, with timestamp and the run's step at the time.
 
 A carriage return rewrites the current line as a terminal does, so a progress bar (tqdm) is stored as the
-state it ended in, not as every refresh; while it is unfinished its current state is sent too (at most once
-per LIVE_INTERVAL per stream, under the seq its final state will replace). Output written below Python
+state it ended in, not as every refresh; while such a line is unfinished its current state is sent too (at most
+once per LIVE_INTERVAL per stream, under the seq its final state will replace). Output written below Python
 (os.write, C extensions) is not seen.
 """
 
@@ -64,6 +64,10 @@ class LineSplitter:
         text = collapse(self._buf)
         return text if text.strip() else None
 
+    def redrawn(self) -> bool:
+        """Whether the unfinished line was rewritten by a carriage return (a progress bar, not a print midway)."""
+        return "\r" in self._buf[:-1]
+
     def clear(self) -> None:
         self._buf = ""
 
@@ -90,7 +94,7 @@ class Tee:
                         for line in lines:
                             listener(ts, self.stream, line, False)
                 now = time.monotonic()
-                if now - self._live_at >= LIVE_INTERVAL and (text := self._splitter.pending()) is not None:
+                if now - self._live_at >= LIVE_INTERVAL and self._splitter.redrawn() and (text := self._splitter.pending()) is not None:
                     self._live_at = now
                     for listener in self._listeners:
                         listener(ts, self.stream, text, True)
