@@ -149,11 +149,13 @@ def serve(store_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 ALL_DRAWN = """(n) => {
-  const cards = [...document.querySelectorAll('section.panel[data-key]')];
-  if (cards.length < 12 || !cards.every((c) => c.dataset.lines === String(n) && c.querySelector('.uplot'))) return false;
+  const cards = [...document.querySelectorAll('section.panel[data-key]')].filter((c) => c.getBoundingClientRect().top < innerHeight);
+  if (!cards.length || !cards.every((c) => c.dataset.lines === String(n) && c.querySelector('.uplot'))) return false;
   window.__allMs = window.__allMs || performance.now();
   return true;
 }"""
+
+ON_SCREEN = "[...document.querySelectorAll('section.panel[data-key]')].filter((c) => c.getBoundingClientRect().top < innerHeight).length"
 
 NEXT_FRAME = """async ([selector, value]) => {
   const el = document.querySelector(selector);
@@ -180,6 +182,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--loads", type=int, default=3, help="warm reloads to time after the cold load")
+    p.add_argument("--height", type=int, default=4200, help="viewport height: 4200 px shows all 12 panels, 1000 px a screenful")
     p.add_argument("--chromium", default="/usr/bin/chromium")
     a = p.parse_args()
 
@@ -198,7 +201,7 @@ def main() -> None:
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=a.chromium, headless=True, args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": 1500, "height": 4200})
+            context = browser.new_context(viewport={"width": 1500, "height": a.height})
             page = context.new_page()
             cdp = context.new_cdp_session(page)
             cdp.send("Performance.enable")
@@ -206,7 +209,8 @@ def main() -> None:
             page.wait_for_function(ALL_DRAWN, arg=a.runs, timeout=120_000, polling="raf")
             cold = float(page.evaluate("window.__allMs"))
             cold_busy = busy(cdp) * 1000
-            print(f"cold: all 12 panels x {a.runs} runs drawn at {cold:.0f} ms", file=sys.stderr)
+            shown = int(page.evaluate(ON_SCREEN))
+            print(f"cold: {shown} panels on screen x {a.runs} runs drawn at {cold:.0f} ms", file=sys.stderr)
             warms = []
             for _ in range(a.loads):
                 page.reload()
@@ -249,11 +253,12 @@ def main() -> None:
     warm = statistics.median(warms) if warms else float("nan")
     print(f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} CPUs")
     print(
-        f"workspace, {a.runs} runs x 12 metrics x {a.steps} steps: all panels drawn {cold:.0f} ms cold {verdict(cold <= 1500)} "
+        f"workspace, {a.runs} runs x 12 metrics x {a.steps} steps, {shown} panels on screen: "
+        f"drawn {cold:.0f} ms cold {verdict(cold <= 1500)} "
         f"(main thread busy {cold_busy:.0f} ms), {warm:.0f} ms warm (median of {len(warms)}) {verdict(warm <= 500)}"
     )
     print(
-        f"smoothing slider, every visible panel redrawn: median {statistics.median(smooth):.0f} ms, max {max(smooth):.0f} ms "
+        f"smoothing slider, the {shown} panels on screen redrawn: median {statistics.median(smooth):.0f} ms, max {max(smooth):.0f} ms "
         f"{verdict(statistics.median(smooth) <= 100)} (main thread busy {smooth_busy:.0f} ms per step)"
     )
     print(

@@ -10,6 +10,12 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c "import runtree" # the install above must have worked
 
+# The wandb client versions the tests run (one cached venv each, scripts/wandb-venv.sh): built in the background
+# while the checks below run; a test that needs one waits on its lock.
+for v in $(.venv/bin/python -c "from tests.integration.wandb_venvs import VERSIONS; print(*VERSIONS)"); do
+    bash scripts/wandb-venv.sh "$v" >/dev/null 2>&1 &
+done
+
 for setup in .ci/ensure_postgres.sh .ci/ensure_chromium.sh; do
     [ -f "$setup" ] && bash "$setup"
 done

@@ -2,7 +2,9 @@
 gets the lines, with timestamp and the run's step at the time.
 
 A carriage return rewrites the current line as a terminal does, so a progress bar (tqdm) is stored as the
-state it ended in, not as every refresh. Output written below Python (os.write, C extensions) is not seen.
+state it ended in, not as every refresh; while such a line is unfinished its current state is sent too (at most
+once per LIVE_INTERVAL per stream, under the seq its final state will replace). Output written below Python
+(os.write, C extensions) is not seen.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from collections.abc import Callable
 from typing import Any, TextIO, cast
 
 _MAX_LINE = 64 * 1024  # characters; a longer line without a newline is stored in pieces of this size
+LIVE_INTERVAL = 1.0  # seconds between two sends of an unfinished line's state (a progress bar's redraws)
 
-Listener = Callable[[float, str, str], None]  # (timestamp, stream, text)
+Listener = Callable[[float, str, str, bool], None]  # (timestamp, stream, text, unfinished: the line's state so far)
 
 
 def collapse(raw: str) -> str:
@@ -61,6 +64,10 @@ class LineSplitter:
         text = collapse(self._buf)
         return text if text.strip() else None
 
+    def redrawn(self) -> bool:
+        """Whether the unfinished line was rewritten by a carriage return (a progress bar, not a print midway)."""
+        return "\r" in self._buf[:-1]
+
     def clear(self) -> None:
         self._buf = ""
 
@@ -74,17 +81,23 @@ class Tee:
         self._splitter = LineSplitter()
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()  # reentrant: a signal handler may print while a write holds it
+        self._live_at = 0.0  # when the unfinished line was last sent (time.monotonic)
 
     def write(self, s: str) -> int:
         n = self.target.write(s)
         if self._listeners and s and isinstance(s, str):
             with self._lock:
                 lines = self._splitter.feed(s)
+                ts = time.time()
                 if lines:
-                    ts = time.time()
                     for listener in self._listeners:
                         for line in lines:
-                            listener(ts, self.stream, line)
+                            listener(ts, self.stream, line, False)
+                now = time.monotonic()
+                if now - self._live_at >= LIVE_INTERVAL and self._splitter.redrawn() and (text := self._splitter.pending()) is not None:
+                    self._live_at = now
+                    for listener in self._listeners:
+                        listener(ts, self.stream, text, True)
         return n
 
     def writelines(self, lines: Any) -> None:
@@ -108,7 +121,7 @@ class Tee:
         with self._lock:
             text = self._splitter.pending()
             if listener in self._listeners and text is not None:
-                listener(time.time(), self.stream, text)
+                listener(time.time(), self.stream, text, False)
             self._listeners = [x for x in self._listeners if x != listener]
             if not self._listeners:
                 self._splitter.clear()
@@ -136,22 +149,35 @@ def detach(tee: Tee, listener: Listener) -> None:
 
 
 class ConsoleCapture:
-    """A run's share of the console: each line goes to `put_log(seq, ts, step, stream, text)`."""
+    """A run's share of the console: each line goes to `put_log(seq, ts, step, stream, text, live)`; `live`
+    lines (an unfinished line's state, then its final state) replace what is stored at their seq."""
 
     def __init__(
-        self, put_log: Callable[[int, float, int | None, str, str], None], step: Callable[[], int | None], first_seq: int = 0
+        self, put_log: Callable[[int, float, int | None, str, str, bool], None], step: Callable[[], int | None], first_seq: int = 0
     ) -> None:
         self._put_log = put_log
         self._step = step
         self._seq = itertools.count(first_seq)  # next() on a count is atomic: stdout and stderr may race
+        self._open: dict[str, int] = {}  # per stream, the seq of the unfinished line whose state was sent
         self._tees: list[Tee] = []
         self._pid = os.getpid()
         self._listener: Listener = self._on_line  # one bound method, so detach finds what attach added
 
-    def _on_line(self, ts: float, stream: str, text: str) -> None:
+    def _on_line(self, ts: float, stream: str, text: str, unfinished: bool) -> None:
         if os.getpid() != self._pid:  # a forked worker inherits the tee but not the writer thread that would store its lines
             return
-        self._put_log(next(self._seq), ts, self._step(), stream, text)
+        # Each stream's tee calls under its own lock, so one stream's entry is never raced.
+        if unfinished:
+            seq = self._open.get(stream)
+            if seq is None:
+                seq = self._open[stream] = next(self._seq)
+            self._put_log(seq, ts, self._step(), stream, text, True)
+            return
+        seq = self._open.pop(stream, None)
+        if seq is None:
+            self._put_log(next(self._seq), ts, self._step(), stream, text, False)
+        else:  # the final state replaces the live one, at the seq where the line began
+            self._put_log(seq, ts, self._step(), stream, text, True)
 
     def start(self) -> None:
         for stream in ("stdout", "stderr"):
@@ -170,3 +196,6 @@ class ConsoleCapture:
         tees, self._tees = self._tees, []
         for tee in reversed(tees):
             detach(tee, self._listener)
+        for stream, seq in list(self._open.items()):  # sent, then blanked (a leave=False bar): no stale state stays
+            self._put_log(seq, time.time(), self._step(), stream, "", True)
+        self._open.clear()

@@ -58,6 +58,8 @@ class Run:
         self._t0 = self._start_time - start.runtime_offset
         self._defs = {name: MetricDef.from_json(name, d) for name, d in rec.metric_defs.items()}
         builder = SummaryBuilder(self._defs)
+        for k, v in start.summary_seed.items():
+            builder.set(k, v)
         self._writer: Writer | NullWriter
         if store is None:
             self._writer = NullWriter(builder)

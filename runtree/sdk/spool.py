@@ -105,6 +105,9 @@ class SpoolingStore:
     def append_logs(self, uid: str, epoch: int, lines: Any) -> None:
         self._write("append_logs", uid, epoch, lines)
 
+    def put_logs(self, uid: str, epoch: int, lines: Any) -> None:
+        self._write("put_logs", uid, epoch, lines)
+
     def put_file(self, uid: str, name: str, data: bytes) -> None:
         self._write("put_file", uid, name, data)
 

@@ -12,7 +12,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from runtree.domain import ids, lineage
@@ -35,6 +35,7 @@ class Start:
     runtime_offset: float
     base_summary: Callable[[], Mapping[str, Agg]] | None  # aggregates of the history the summary continues from
     resumed: bool = False
+    summary_seed: Mapping[str, Any] = field(default_factory=dict)  # set by hand, never logged: kept (run.summary["best"])
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,10 @@ def rewind(store: Store, req: Request, spec: ForkSpec) -> Start:
         )
         raise
     kept = segments[:-1]
-    return Start(store.get_run(run.uid), segments, cut.step + 1, cut.runtime, lambda: store.read_aggregates(kept), resumed=True)
+    seed = forking.summary_only(store, run.uid, run.epoch, segments, run.summary)
+    return Start(
+        store.get_run(run.uid), segments, cut.step + 1, cut.runtime, lambda: store.read_aggregates(kept), resumed=True, summary_seed=seed
+    )
 
 
 def resume(store: Store, req: Request, existing: RunRecord) -> Start:
@@ -157,7 +161,8 @@ def resume(store: Store, req: Request, existing: RunRecord) -> Start:
     # The claim: the liveness check and the takeover in one transaction, so of two processes resuming at once
     # exactly one gets the run and the other RunIsActive naming its host and pid.
     claimed = store.claim_run(existing.uid, **fields)
-    return Start(claimed, segs, step, runtime, lambda: store.read_aggregates(segs), resumed=True)
+    seed = forking.summary_only(store, existing.uid, existing.epoch, segs, existing.summary)
+    return Start(claimed, segs, step, runtime, lambda: store.read_aggregates(segs), resumed=True, summary_seed=seed)
 
 
 def _record(store: Store, req: Request, now: float, **fields: Any) -> RunRecord:

@@ -133,6 +133,7 @@ class Writer:
         self._sizes: deque[int] = deque()  # row_bytes of each queued row, in the same order
         self._system: deque[tuple[float, dict[str, Any]]] = deque()
         self._logs: deque[tuple[int, float, int | None, str, str]] = deque()
+        self._live: deque[tuple[int, float, int | None, str, str]] = deque()  # lines stored by replacing at their seq
         self._fields: dict[str, Any] = {}
         self._files: deque[tuple[str, bytes]] = deque()  # run.save(), log_code(), alerts: stored with the next batch
         self.has_media = False  # set once the run logs a Media object: rows are then encoded before they are stored
@@ -197,8 +198,9 @@ class Writer:
     def put_system(self, ts: float, values: dict[str, Any]) -> None:
         self._system.append((ts, values))
 
-    def put_log(self, seq: int, ts: float, step: int | None, stream: str, text: str) -> None:
-        self._logs.append((seq, ts, step, stream, text))
+    def put_log(self, seq: int, ts: float, step: int | None, stream: str, text: str, live: bool = False) -> None:
+        """Queue a console line; a `live` one replaces what is stored (or queued) at its seq (Store.put_logs)."""
+        (self._live if live else self._logs).append((seq, ts, step, stream, text))  # deques: no lock a print could wait on
 
     def put_file(self, name: str, data: bytes) -> None:
         """Queue a file of the run (run.save, log_code) to store with the next batch, replacing one of that name."""
@@ -258,7 +260,7 @@ class Writer:
         left = self.leftover
         left.rows += len(self._rows)
         left.system += len(self._system)
-        left.logs += len(self._logs)
+        left.logs += len(self._logs) + len(self._live)
         left.fields.extend(self._fields)
         if left:
             left.error = left.error or self.error
@@ -402,6 +404,13 @@ class Writer:
             except BaseException:
                 q.extendleft(reversed(items))
                 raise
+        live = _take(self._live)
+        if live:
+            try:
+                self.store.put_logs(self.uid, self.epoch, list({line[0]: line for line in live}.values()))  # latest per seq
+            except BaseException:
+                self._live.extendleft(reversed(live))
+                raise
         now = time.time()
         with self._lock:
             fields = self._fields
@@ -454,7 +463,7 @@ class NullWriter:
     def put_system(self, ts: float, values: dict[str, Any]) -> None:
         pass
 
-    def put_log(self, seq: int, ts: float, step: int | None, stream: str, text: str) -> None:
+    def put_log(self, seq: int, ts: float, step: int | None, stream: str, text: str, live: bool = False) -> None:
         pass
 
     def set_fields(self, **fields: Any) -> None:

@@ -16,14 +16,15 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from itertools import repeat
 from typing import Any
 
 import numpy as np
 import orjson
 
+from runtree.domain.chunks import FLOAT, INT, STEP_KEY, TIME_KEY, column_rows
 from runtree.domain.records import Segment
 from runtree.store.base import Store
+from runtree.store.chunked import Piece
 
 CACHE_BYTES = 64 << 20
 
@@ -83,6 +84,100 @@ def _pick(steps: np.ndarray, num: np.ndarray, samples: int) -> np.ndarray:
     return np.unique(np.concatenate(parts))
 
 
+# -- columns of pieces, as the rows (Store.read_rows) would give them ----------------------------------
+def _values(p: Piece, k: str) -> tuple[np.ndarray, np.ndarray | None] | list[Any] | None:
+    """Key `k` over all of the piece's rows: (float64 with NaN where absent, presence or None: all) when the
+    column is typed, else the Python values (None where absent); None when no row holds it."""
+    n = len(p.steps)
+    if k == STEP_KEY and "s" in p.implied:
+        return np.asarray(p.steps, dtype=np.int64).astype(np.float64), None
+    if k == TIME_KEY and "t" in p.implied:
+        return np.asarray(p.times, dtype=np.float64), None
+    col = p.columns.get(k)
+    if col is None:
+        return None
+    if col.kind in (FLOAT, INT) and col.raw:
+        got = np.frombuffer(col.raw, dtype="<f8" if col.kind == FLOAT else "<i8").astype(np.float64)
+        if col.present is None:
+            return got, None
+        mask = np.unpackbits(np.frombuffer(col.present, dtype=np.uint8), bitorder="little")[:n].astype(bool)
+        full = np.full(n, np.nan)
+        full[mask] = got
+        return full, mask
+    out: list[Any] = [None] * n
+    for i, v in zip(column_rows(col, n), col.values, strict=True):
+        out[i] = v
+    return out
+
+
+def _stepped(p: Piece, a: int, b: int) -> np.ndarray:
+    """Indices of the rows in a..b whose _step is an int (the rows a series is drawn from)."""
+    got = _values(p, STEP_KEY)
+    if got is None:
+        return np.empty(0, dtype=np.int64)
+    if isinstance(got, list):
+        return np.array([i for i in range(a, b) if got[i].__class__ is int], dtype=np.int64)
+    mask = got[1]
+    col = p.columns.get(STEP_KEY)
+    if col is not None and "s" not in p.implied and col.kind != INT:
+        return np.empty(0, dtype=np.int64)  # floats are not steps
+    return np.arange(a, b) if mask is None else a + np.flatnonzero(mask[a:b])
+
+
+def _steps_at(p: Piece, at: np.ndarray) -> np.ndarray:
+    """The _step values (int64) of the piece's rows `at` (rows whose _step is an int)."""
+    if "s" in p.implied or not len(at):
+        steps: np.ndarray = np.asarray(p.steps, dtype=np.int64)[at]
+        return steps
+    col = p.columns[STEP_KEY]
+    full: list[Any] = [None] * len(p.steps)
+    for i, v in zip(column_rows(col, len(p.steps)), col.values, strict=True):
+        full[i] = v
+    return np.fromiter((full[i] for i in at.tolist()), dtype=np.int64, count=len(at))
+
+
+def _gather(pieces: Sequence[tuple[Piece, int, int]], keeps: Sequence[np.ndarray], k: str) -> tuple[np.ndarray, np.ndarray] | list[Any]:
+    """Key `k` at the kept rows of all pieces: (float64, presence) when every piece's column is typed, else
+    the Python values (what the rows hold: the caller converts them as it did rows' values)."""
+    got = [_values(p, k) for p, _, _ in pieces]
+    if not pieces:
+        return np.empty(0), np.zeros(0, bool)
+    if all(not isinstance(g, list) for g in got):
+        vals = [np.full(len(at), np.nan) if g is None else g[0][at] for g, at in zip(got, keeps, strict=True)]
+        present = [
+            np.zeros(len(at), bool) if g is None else np.ones(len(at), bool) if g[1] is None else g[1][at]
+            for g, at in zip(got, keeps, strict=True)
+        ]
+        return np.concatenate(vals), np.concatenate(present)
+    out: list[Any] = []
+    for g, at, (p, _, _) in zip(got, keeps, pieces, strict=True):
+        if g is None:
+            out += [None] * len(at)
+        elif isinstance(g, list):
+            out += [g[i] for i in at.tolist()]
+        else:  # the exact stored values (ints stay ints), as the rows would hold them
+            col = p.columns.get(k)
+            if col is None:
+                src: Sequence[Any] = p.steps if k == STEP_KEY else p.times
+                out += [src[i] for i in at.tolist()]
+            else:
+                full: list[Any] = [None] * len(p.steps)
+                for i, v in zip(column_rows(col, len(p.steps)), col.values, strict=True):
+                    full[i] = v
+                out += [full[i] for i in at.tolist()]
+    return out
+
+
+def _numbers_of(pieces: Sequence[tuple[Piece, int, int]], keys: Sequence[np.ndarray], k: str) -> tuple[np.ndarray, np.ndarray]:
+    got = _gather(pieces, keys, k)
+    return _numbers(got) if isinstance(got, list) else got
+
+
+def _floats_of(pieces: Sequence[tuple[Piece, int, int]], keeps: Sequence[np.ndarray], k: str) -> np.ndarray:
+    got = _gather(pieces, keeps, k)
+    return _floats(got) if isinstance(got, list) else got[0]
+
+
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
     """The debiased EMA of `values` (NaN skipped and kept NaN): W&B's and TensorBoard's default smoothing."""
     out = np.full(values.shape, np.nan)
@@ -138,15 +233,16 @@ def read_series(
     data = _cache.get(cache_key)
     if data is not None:
         return data
-    # Rows once, then each key by list comprehensions and numpy (a Python loop per value is the cost here).
-    rows = [r for r in store.read_rows(segments) if r.get("_step").__class__ is int]
-    steps_all = np.fromiter((r["_step"] for r in rows), dtype=np.int64, count=len(rows))
-    times_all = _floats(list(map(dict.get, rows, repeat("_timestamp")))) if with_time else None
-    xs_all = _floats(list(map(dict.get, rows, repeat(x)))) if x is not None else None
+    # Only the asked columns are decoded; each key then goes through numpy (a Python loop per value is the cost here).
+    wanted = dict.fromkeys([STEP_KEY, *keys, *([x] if x is not None else []), *([TIME_KEY] if with_time else [])])
+    pieces = [(p, *p.span()) for p in store.read_pieces(segments, list(wanted))]
+    keeps = [_stepped(p, a, b) for p, a, b in pieces]
+    steps_all = np.concatenate([_steps_at(p, at) for (p, _, _), at in zip(pieces, keeps, strict=True)] or [np.empty(0, np.int64)])
+    times_all = _floats_of(pieces, keeps, TIME_KEY) if with_time else None
+    xs_all = _floats_of(pieces, keeps, x) if x is not None else None
     out: dict[str, Any] = {}
     for k in keys:
-        raw = list(map(dict.get, rows, repeat(k)))  # no Python frame per row
-        vals, present = _numbers(raw)
+        vals, present = _numbers_of(pieces, keeps, k)
         at = np.flatnonzero(present)  # rows where the key is a number: text, media, lists are not points on a line
         st, vals = steps_all[at], vals[at]
         idx = _pick(st, vals, samples) if len(st) > samples else np.arange(len(st))

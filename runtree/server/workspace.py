@@ -56,7 +56,7 @@ class SeriesQuery(Body):
 class ImportanceQuery(Body):
     uids: list[Uid] = Field(min_length=2, max_length=MAX_RUNS)
     metric: Key = Field(description="a summary metric (dotted for nested values)")
-    params: list[Key] = Field(min_length=1, max_length=200, description="config keys (dotted for nested values)")
+    params: list[Key] = Field(min_length=1, max_length=64, description="config keys (dotted for nested values), at most 64")
 
 
 class Setting(Body):

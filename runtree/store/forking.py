@@ -7,7 +7,6 @@ Only a moment named by a custom step metric scans that metric, to prove it never
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,10 +105,8 @@ def rewind(store: Store, run: RunRecord, cut: Cut, now: float, **fields: Any) ->
 def summary_only(store: Store, uid: str, epoch: int, segments: Sequence[Segment], before: Mapping[str, Any]) -> dict[str, Any]:
     """The entries of `before` (a run's summary when it was rewound) that no row of the run ever held, in any
     epoch or inherited (run.summary["best"] = 42): they belong to the run, not to the history a rewind cut."""
-    logged: set[str] = set()
     own = [Segment(uid, e, 0) for e in range(epoch + 1)]  # every epoch's rows, the archived ones included
-    for row in itertools.chain(store.read_rows(segments), store.read_rows(own)):
-        logged.update(row)
+    logged = set(store.read_aggregates(segments)) | set(store.read_aggregates(own))  # a key per logged key: no row read
     return {k: v for k, v in before.items() if k not in logged and not k.startswith("_")}
 
 

@@ -102,3 +102,15 @@ def test_the_project_page_follows_a_live_run(page: Page, ui_server: UiServer, li
     last = row.locator('td[data-col="last_step"]')
     before = int(last.inner_text())
     expect(last).not_to_have_text(str(before), timeout=10_000)
+
+
+def test_the_workspace_panels_follow_a_live_run(page: Page, ui_server: UiServer, live_run: str) -> None:
+    page.goto(f"{ui_server.url}/p/tester/live")
+    loss = page.locator('section.panel[data-key="loss"]')
+    expect(loss).to_have_attribute("data-lines", "1")
+    chart = loss.locator(".panel-chart")
+    expect(chart).to_have_attribute("data-last-x", re.compile(r"^\d+$"))
+    last = int(chart.get_attribute("data-last-x") or "0")
+    page.wait_for_function(  # new steps are drawn as they are logged, without a reload
+        f"Number(document.querySelector('section.panel[data-key=\"loss\"] .panel-chart').dataset.lastX) > {last}", timeout=15_000
+    )

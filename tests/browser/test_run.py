@@ -58,6 +58,13 @@ def test_a_fork_of_a_fork_overlays_its_sibling_forks(page: Page, ui_server: UiSe
         legend = page.locator('section.chart-card[data-key="loss"] .u-legend')
         expect(legend).to_contain_text("parent: faster")
         expect(legend).to_contain_text("sibling: sibling-fork (fork @ 260)")
+        # The sibling's line starts after its fork step: up to there it is the parent's history, drawn once.
+        labels = legend.locator(".u-series .u-label").all_inner_texts()[1:]
+        starts = page.locator('section.chart-card[data-key="loss"] .chart').get_attribute("data-starts").split(",")  # type: ignore[union-attr]
+        sibling = next(i for i, t in enumerate(labels) if t.startswith("sibling: sibling-fork"))
+        parent_line = next(i for i, t in enumerate(labels) if t.startswith("parent: faster"))
+        assert float(starts[sibling]) > 260
+        assert float(starts[parent_line]) == 0
     finally:
         api.store.update_run(sib.uid, project="scratch")  # out of the demo project, which other tests count
 
@@ -162,3 +169,29 @@ def test_a_metric_with_a_step_metric_is_charted_against_it(page: Page, ui_server
     expect(card.locator(".chart")).to_have_attribute("data-last-x", "4")  # epochs 0..4, not steps 9..49
     expect(card.locator(".chart")).to_have_attribute("data-points", "5")
     expect(page.locator('section.chart-card[data-key="loss"] .chart')).to_have_attribute("data-last-x", "49")
+
+
+def test_overlays_and_zoom_of_a_runs_charts_are_in_the_url(page: Page, ui_server: UiServer, demo_store: DemoResult) -> None:
+    uid = _run(demo_store, "faster")
+    page.goto(f"{ui_server.url}/r/{uid}/charts")
+    page.get_by_test_id("overlay-family").check()
+    expect(page).to_have_url(re.compile("family=1"))
+    card = page.locator('section.chart-card[data-key="loss"]')
+    card.scroll_into_view_if_needed()
+    expect(card.locator(".u-legend")).to_contain_text("parent: baseline")
+    box = card.locator(".u-over").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=5)
+    page.mouse.up()
+    expect(card).to_have_attribute("data-zoomed", re.compile(r"^\d+-\d+$"))
+    expect(page).to_have_url(re.compile("zoom="))
+    zoomed = card.get_attribute("data-zoomed")
+
+    page.goto(page.url)  # the shared link: the same overlays, the same zoom
+    expect(page.get_by_test_id("overlay-family")).to_be_checked()
+    page.locator('section.chart-card[data-key="loss"]').scroll_into_view_if_needed()
+    expect(page.locator('section.chart-card[data-key="loss"] .u-legend')).to_contain_text("parent: baseline")
+    expect(page.locator('section.chart-card[data-key="loss"]')).to_have_attribute("data-zoomed", zoomed or "")

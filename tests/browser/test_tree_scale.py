@@ -113,7 +113,7 @@ def test_a_tree_of_200_runs_with_a_million_step_run_scales(page: Page, big_serve
     expect(tree.locator("svg.forktree")).to_have_attribute("data-scale", "log")
     assert _bar_width(page, "base") > 20 * shared
     assert _overlaps(page) == []
-    snapshot(tree, "fork-tree-200")
+    snapshot(page, "fork-tree-200")  # the top of it: a screenful
 
     # Hide by a filter: f00..f09 and their forks leave; the tree keeps the rest.
     page.get_by_label("hide runs matching").fill("^f0")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import runtree
@@ -141,3 +142,45 @@ def test_a_stream_replaced_during_the_run_is_left_in_place(rt_dir: Path) -> None
         replacement.close()
     teed.write("written to the detached tee\n")  # passes through, stored nowhere
     assert runtree.Api().run("con/r").logs() == []
+
+
+LIVE = """
+import os, sys, time, runtree
+run = runtree.init(project="con", id="live", settings={"console": "auto"})
+print("start")
+i = 0
+while not os.path.exists(sys.argv[1]) and i < 1200:  # until the test has seen the bar (at most a minute)
+    i += 1
+    sys.stdout.write(f"\\rwork {i % 10}/10")
+    sys.stdout.flush()
+    time.sleep(0.05)
+sys.stdout.write("\\rwork 10/10   \\n")
+print("done")
+run.finish()
+"""
+
+
+def test_an_unfinished_progress_line_is_shown_while_it_runs(rt_dir: Path) -> None:
+    go = rt_dir / "go"
+    p = subprocess.Popen([sys.executable, "-c", LIVE, str(go)], env=_env(rt_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        seen: list[str] = []
+        deadline = time.monotonic() + 50
+        while time.monotonic() < deadline and p.poll() is None:
+            try:
+                texts = [x["text"] for x in runtree.Api().run("con/live").logs()]
+            except LookupError:  # not created yet
+                texts = []
+            if len(texts) == 2 and texts[1].startswith("work "):
+                seen = texts
+                break
+            time.sleep(0.1)
+        assert seen and p.poll() is None, "the bar's state was not stored while the script ran"
+        assert seen[0] == "start" and seen[1] != "work 10/10", seen  # the unfinished line, as it stood
+    finally:
+        go.touch()
+        out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err.decode()
+    assert out.decode().count("\r") > 2  # the terminal got the redraws
+    # The final state replaced the live ones: the log is what it is when no state was sent while running.
+    assert [x["text"] for x in runtree.Api().run("con/live").logs()] == ["start", "work 10/10", "done"]

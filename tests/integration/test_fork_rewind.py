@@ -9,6 +9,7 @@ import pytest
 
 import runtree
 from runtree.errors import RunIsActive, StepNotMonotonic, StepOutOfRange, UsageError
+from tests.integration.server_fixture import Server
 
 
 def _logged(n: int, project: str = "p", **kw: object) -> runtree.Run:
@@ -95,6 +96,41 @@ def test_rewind_keeps_id_archives_tail_and_continues(rt_dir: Path) -> None:
     assert (arch.first_step, arch.last_step, arch.rewound_at) == (151, 299, 150)
     old = arch.history()
     assert list(old["_step"]) == list(range(151, 300)) and list(old["x"]) == list(range(151, 300))
+
+
+def _check_summary_only_keys_kept() -> None:
+    run = runtree.init(project="p")
+    for i in range(10):
+        run.log({"x": i})
+    run.summary["best"] = 42
+    run.summary["x"] = 99  # a logged key set by hand: the rewind's history decides it again
+    run.summary.update({"cfg": {"depth": 3}})
+    run.finish()
+    again = runtree.init(project="p", resume_from=f"{run.id}?_step=4")
+    assert again.summary["best"] == 42 and again.summary["cfg"] == {"depth": 3}
+    again.log({"x": -5})
+    again.finish()
+    s = runtree.Api().run(run.path).summary
+    assert (s["best"], s["cfg.depth"], s["x"]) == (42, 3, -5)  # stored flat
+    resumed = runtree.init(project="p", id=run.id, resume="allow")
+    assert resumed.summary["best"] == 42
+    resumed.log({"x": 7})
+    resumed.finish()
+    s = runtree.Api().run(run.path).summary
+    assert (s["best"], s["x"]) == (42, 7)
+
+
+def test_rewind_and_resume_keep_summary_only_keys(rt_dir: Path) -> None:
+    _check_summary_only_keys_kept()
+
+
+def test_rewind_and_resume_keep_summary_only_keys_through_a_server(
+    postgres_server: Server, rt_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    postgres_server.fresh_store().close()
+    monkeypatch.setenv("RUNTREE_BASE_URL", postgres_server.url)
+    monkeypatch.setenv("RUNTREE_API_KEY", postgres_server.admin_key)
+    _check_summary_only_keys_kept()
 
 
 def test_fork_of_rewound_run_and_rewind_of_forked_run(rt_dir: Path) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 import pytest
 
-from runtree.sdk.console import LineSplitter, collapse
+from runtree.sdk import console
+from runtree.sdk.console import ConsoleCapture, LineSplitter, collapse
 
 
 @pytest.mark.parametrize(
@@ -79,3 +83,27 @@ def test_clear_drops_the_unfinished_line() -> None:
     s.clear()
     assert s.pending() is None
     assert s.feed("x\n") == ["x"]
+
+
+def test_an_unfinished_line_is_sent_under_the_seq_its_final_state_replaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console, "LIVE_INTERVAL", 0.0)  # every state is sent: no clock in the test
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    got: list[tuple[int, str, str, bool]] = []
+    capture = ConsoleCapture(lambda seq, ts, step, stream, text, live: got.append((seq, stream, text, live)), lambda: None)
+    capture.start()
+    print("before")
+    sys.stdout.write("\rwork 1/3")  # print("before") sent nothing live: its text came before its newline, no redraw
+    sys.stdout.write("\rwork 3/3  \n")
+    print("after")
+    sys.stdout.write("\rgone 1/2")
+    sys.stdout.write("\r        \r")  # a leave=False bar blanks itself and never ends its line
+    capture.stop()
+    assert got == [
+        (0, "stdout", "before", False),
+        (1, "stdout", "work 1/3", True),
+        (1, "stdout", "work 3/3", True),  # the final state, as it is stored without live sends
+        (2, "stdout", "after", False),
+        (3, "stdout", "gone 1/2", True),
+        (3, "stdout", "", True),  # at stop: the state shown no longer stays
+    ]

@@ -19,6 +19,7 @@ from runtree.domain import runfilter, wandb_format
 from runtree.domain.records import RunRecord
 from runtree.errors import UsageError
 from runtree.store.base import Store
+from runtree.store.chunked import rows_in
 
 MAX_PAGE = 1000  # runs or files in one page, whatever `first` asks
 MAX_SAMPLES = 100_000  # rows in one history answer
@@ -110,7 +111,10 @@ def sampled_history(store: Store, run: RunRecord, specs: Sequence[str]) -> list[
             raise UsageError('a sampledHistory spec is {"keys": [names], "samples": N}')
         samples = spec.get("samples", 500)
         parsed.append((keys, samples if isinstance(samples, int) and not isinstance(samples, bool) else 500))
-    rows = list(store.read_rows(store.read_segments(run.uid))) if parsed else []
+    if not parsed:
+        return []
+    wanted = list(dict.fromkeys(k for keys, _ in parsed for k in keys))  # only these columns are decoded
+    rows = list(rows_in(store.read_pieces(store.read_segments(run.uid), wanted)))
     out = []
     for keys, samples in parsed:
         picked = [{k: r[k] for k in keys} for r in rows if all(k in r for k in keys)]
@@ -120,11 +124,10 @@ def sampled_history(store: Store, run: RunRecord, specs: Sequence[str]) -> list[
 
 def live_rows(store: Store, run: RunRecord, keys: Sequence[str]) -> list[dict[str, Any]]:
     """Every visible row, as W&B's live history data: with only `keys` (and `_step`) when keys are named."""
-    rows = store.read_rows(store.read_segments(run.uid))
+    segments = store.read_segments(run.uid)
     if not keys:
-        return list(rows)
-    wanted = {"_step", *keys}
-    return [{k: v for k, v in r.items() if k in wanted} for r in rows]
+        return list(store.read_rows(segments))
+    return list(rows_in(store.read_pieces(segments, list(dict.fromkeys(["_step", *keys])))))  # only those columns decoded
 
 
 def _type_name(v: Any) -> str:

@@ -85,6 +85,8 @@ export function lineChart(el, opts) {
         el.dataset.points = String(xs.length);
         el.dataset.lastX = xs.length ? String(xs[xs.length - 1]) : '';
         el.dataset.draws = String(Number(el.dataset.draws || 0) + 1);
+        // Where each line starts (its first x with a value): an overlay's start is its fork step, not 0.
+        el.dataset.starts = u.data.slice(1).map((col) => { const i = col.findIndex((v) => v !== null && v !== undefined); return i < 0 ? '' : xs[i]; }).join(',');
       }],
       setSelect: [(u) => {
         if (u.select.width < 2) return;
@@ -140,6 +142,8 @@ export function lineChart(el, opts) {
       placeMarkers(plot);
     },
     resetZoom() { zoomed = false; },
+    /** Show only x in [min, max], as a drag across the chart does (a link restoring a zoom). */
+    zoomTo(min, max) { zoomed = true; plot.setScale('x', { min, max }); },
     destroy() {
       resize.unobserve(el);
       plot.destroy();

@@ -49,6 +49,7 @@ export function runsTable(opts) {
   const filterBox = h('input.input.filter-expr', { type: 'text', placeholder: 'Filter: lr > 1e-3 and optimizer in (adam, lion)', 'aria-label': 'filter runs', value: view.f || '' });
   const filterErr = h('span.error.small.filter-error');
   const groupSel = h('select.select', { 'aria-label': 'group runs by' });
+  const groupChips = h('span.group-chips'); // a second key refines the groups: optimizer, then batch size
   const onlySel = h('label.check', h('input', { type: 'checkbox', 'aria-label': 'show only selected', checked: view.only === '1', onchange: (e) => { view.only = e.target.checked ? '1' : ''; changed('shown'); } }), 'Only selected');
   const columnsMenu = h('details.menu.columns', h('summary.btn', 'Columns'), h('div.menu-panel'));
   const brushBox = h('span.brushes');
@@ -57,7 +58,7 @@ export function runsTable(opts) {
   const tbody = h('tbody');
   const more = h('div.more');
   const el = h('div.runs-table',
-    h('div.toolbar', search, filterBox, h('label.inline', h('span.muted', 'group'), groupSel), onlySel, h('div.grow'), count, columnsMenu),
+    h('div.toolbar', search, filterBox, h('label.inline', h('span.muted', 'group'), groupSel), groupChips, onlySel, h('div.grow'), count, columnsMenu),
     h('div.filter-line', filterErr, brushBox),
     h('div.card.flush.table-scroll', h('table.table.runs', thead, tbody)), more);
 
@@ -75,19 +76,36 @@ export function runsTable(opts) {
     clearTimeout(timer);
     timer = setTimeout(() => { view.f = filterBox.value; setFilter(); changed('filter'); }, 120);
   });
-  groupSel.addEventListener('change', () => { view.rgroup = groupSel.value; changed('group'); });
+  groupSel.addEventListener('change', () => {
+    const v = groupSel.value;
+    const keys = groupKeys().filter((k) => k !== 'settings');
+    // 'none' clears; 'setting' stands alone; any other key is added to those already chosen.
+    view.rgroup = !v ? '' : v === 'settings' ? 'settings' : [...keys.filter((k) => k !== v), v].join(',');
+    drawGroupChips();
+    changed('group');
+  });
+  function drawGroupChips() {
+    const keys = groupKeys();
+    fill(groupChips, keys.length > 1 ? keys.map((k) => h('span.chip', k.replace(/^config:/, ''), h('button.chip-x', { type: 'button', 'aria-label': `stop grouping by ${k.replace(/^config:/, '')}`, onclick: () => {
+      view.rgroup = groupKeys().filter((x) => x !== k).join(',');
+      groupSel.value = groupKeys().at(-1) || '';
+      drawGroupChips();
+      changed('group');
+    } }, '×'))) : null);
+  }
 
   function changed(what) {
     order = null;
     limit = PAGE;
     view.sel = [...sel].join(',');
     view.hide = [...hidden].join(',');
-    draw();
+    if (what === 'filter' || what === 'shown') drawBody(); else draw(); // a keystroke redraws the rows only
     opts.onChange?.(what);
   }
 
   // The URL's columns, else the ones this user last arranged for the project, else the defaults.
-  const columns = () => (view.cols ? view.cols.split(',').filter(Boolean) : Array.isArray(saved.cols) && saved.cols.length ? saved.cols : defaults());
+  let defaultCols = null; // worked out once per set of runs (it weighs every config key's spread)
+  const columns = () => (view.cols ? view.cols.split(',').filter(Boolean) : Array.isArray(saved.cols) && saved.cols.length ? saved.cols : (defaultCols ??= defaults()));
   function defaults() {
     const cfgKeys = unionKeys(runs.map((r) => configOf.get(r.uid)));
     const ranked = cfgKeys.map((k) => [k, spread(runs.map((r) => configOf.get(r.uid)?.[k]))]).filter(([, s]) => s > 0)
@@ -113,7 +131,7 @@ export function runsTable(opts) {
       default: return run[col];
     }
   };
-  const groupKeys = () => (view.rgroup ? [view.rgroup] : []);
+  const groupKeys = () => (view.rgroup ? view.rgroup.split(',').filter(Boolean) : []);
   /** The value a run is grouped by (tags: its first tag). */
   const groupValue = (run, key) => {
     if (key === 'tags') return run.tags[0] ?? null;
@@ -151,12 +169,13 @@ export function runsTable(opts) {
       h('div.menu-title', 'Run'), FIXED.map(([k, label]) => box(k, label)),
       h('div.menu-title', 'Config'), cfgKeys.map((k) => box(`config:${k}`, k)),
       h('div.menu-title', 'Summary'), sumKeys.map((k) => box(`summary:${k}`, k)),
-      h('button.btn.small', { type: 'button', onclick: () => { setColumns([]); view.cols = ''; drawHead(); drawBody(); drawColumnsMenu(); } }, 'Reset to defaults'));
-    const keep = groupSel.value || view.rgroup || '';
+      h('button.btn.small', { type: 'button', onclick: () => { setColumns([]); view.cols = ''; defaultCols = null; drawHead(); drawBody(); drawColumnsMenu(); } }, 'Reset to defaults'));
+    const keep = groupKeys().at(-1) || '';
     fill(groupSel, h('option', { value: '' }, 'none'), h('option', { value: 'settings', title: 'every config key that varies, except seeds: the seeds of one setting become one group' }, 'setting (all but seed)'),
       h('option', { value: 'group' }, 'group'), h('option', { value: 'job_type' }, 'job_type'),
       h('option', { value: 'tags' }, 'tag'), cfgKeys.map((k) => h('option', { value: `config:${k}` }, k)));
     groupSel.value = keep;
+    drawGroupChips();
   }
 
   const label = (col) => {
@@ -265,7 +284,6 @@ export function runsTable(opts) {
     const keys = groupKeys();
     if (keys.length) {
       const groups = groupsOf(rows);
-      const [, dir] = sortOf();
       const out = [];
       for (const g of groups) {
         const open = openGroups.has(g.label);
@@ -283,7 +301,6 @@ export function runsTable(opts) {
           })));
         if (open) out.push(...g.runs.map((r) => runRow(r, true)));
       }
-      void dir;
       fill(tbody, out);
       fill(more);
       return;
@@ -325,12 +342,13 @@ export function runsTable(opts) {
         summaryOf.set(r.uid, flatten(r.summary));
       }
       for (const uid of [...sel]) if (!byUid.has(uid)) sel.delete(uid);
+      defaultCols = null;
       setFilter();
       order = null;
       drawColumnsMenu();
       draw();
     },
-    redrawColumns() { if (!view.cols) { drawHead(); drawBody(); } },
+    redrawColumns() { if (!view.cols) { defaultCols = null; drawHead(); drawBody(); } },
     /** Runs the table shows (filtered, sorted). */
     visible,
     /** Runs the panels draw: visible, not hidden by the eye, and only the selected ones when asked. */

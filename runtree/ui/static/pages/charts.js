@@ -7,6 +7,7 @@ import * as api from '../api.js';
 import { alpha, color, join, lineChart } from '../chart.js';
 import { fill, h } from '../dom.js';
 import { byX, extend, inheritedUntil, metricKeys, points, section, splitInherited, xFor } from '../series.js';
+import { readView, writeView } from '../view.js';
 
 const MAX_SIBLINGS = 8;
 const FAMILY_COLORS = ['#868e96', '#e8590c', '#0ca678', '#ae3ec9', '#d6336c', '#1098ad', '#f59f00', '#5c7cfa', '#74b816'];
@@ -57,10 +58,21 @@ export async function chartsTab(body, run, ctx, opts = {}) {
   let parentName = 'parent';
 
   // -- the toolbar ---------------------------------------------------------------------------------------------
+  // Overlays and zooms are part of the view: in the URL (?family=1&archived=1&zoom={...}).
+  const view = readView();
+  const zooms = () => { try { const z = JSON.parse(view.zoom || '{}'); return z && typeof z === 'object' ? z : {}; } catch { return {}; } };
+  const setZoom = (key, range) => {
+    const z = zooms();
+    if (range) z[key] = range; else delete z[key];
+    view.zoom = Object.keys(z).length ? JSON.stringify(z) : '';
+    writeView(view);
+  };
   const toggles = [];
   if (run.parent_uid) {
-    const box = h('input', { type: 'checkbox', 'data-testid': 'overlay-family' });
+    const box = h('input', { type: 'checkbox', 'data-testid': 'overlay-family', checked: view.family === '1' });
     box.addEventListener('change', async () => {
+      view.family = box.checked ? '1' : '';
+      writeView(view);
       overlays.family = box.checked ? await familyOverlays(run, samples, ctx) : [];
       redrawAll(true);
     });
@@ -68,8 +80,10 @@ export async function chartsTab(body, run, ctx, opts = {}) {
   }
   const archivedSegs = rewinds.flatMap((rw) => rw.archived.map((seg) => ({ seg, at: rw.at_step })));
   if (archivedSegs.length) {
-    const box = h('input', { type: 'checkbox', 'data-testid': 'overlay-archived' });
+    const box = h('input', { type: 'checkbox', 'data-testid': 'overlay-archived', checked: view.archived === '1' });
     box.addEventListener('change', async () => {
+      view.archived = box.checked ? '1' : '';
+      writeView(view);
       overlays.archived = box.checked ? await archivedOverlays(archivedSegs, samples, ctx) : [];
       redrawAll(true);
     });
@@ -77,10 +91,11 @@ export async function chartsTab(body, run, ctx, opts = {}) {
   }
   fill(toolbar, toggles, h('div.grow'), status,
     h('span.muted.small.hint', 'Drag to zoom · double-click to zoom out · hover for values'));
-  if (opts.overlayArchived && archivedSegs.length) {
+  if ((opts.overlayArchived || view.archived === '1') && archivedSegs.length) {
     toolbar.querySelector('[data-testid=overlay-archived]').checked = true;
     overlays.archived = await archivedOverlays(archivedSegs, samples, ctx);
   }
+  if (view.family === '1' && run.parent_uid) overlays.family = await familyOverlays(run, samples, ctx);
   if (run.parent_uid) {
     api.run(run.parent_uid, ctx.signal).then((p) => { parentName = p.name; }, () => {});
   }
@@ -149,9 +164,15 @@ export async function chartsTab(body, run, ctx, opts = {}) {
     entry.holder.replaceChildren();
     entry.chart = lineChart(entry.holder, {
       xLabel: by || '_step', series, data, markers, sync: `run-${run.uid}`,
-      onZoom: (min, max) => zoomTo(key, entry, min, max),
-      onReset: () => { entry.zoom = null; delete entry.card.dataset.zoomed; draw(key, entry); },
+      onZoom: (min, max) => { setZoom(key, [min, max]); zoomTo(key, entry, min, max); },
+      onReset: () => { setZoom(key, null); entry.zoom = null; delete entry.card.dataset.zoomed; draw(key, entry); },
     });
+    const z = zooms()[key];
+    if (!entry.restored && Array.isArray(z) && z.length === 2 && Number.isFinite(z[0]) && Number.isFinite(z[1]) && z[1] > z[0]) {
+      entry.restored = true; // a link with a zoom in it: the same range, read at its finer resolution
+      entry.chart.zoomTo(z[0], z[1]);
+      zoomTo(key, entry, z[0], z[1]);
+    }
   }
 
   async function zoomTo(key, entry, min, max) {

@@ -132,7 +132,10 @@ function runsView(body, which, who, ctx, carry) {
     compact: which === 'workspace',
     topMetrics: () => (ws ? ws.topMetrics() : topMetricsOf(table.runs, who.base)),
     // The table answers each keystroke at once; the panels follow when the typing pauses.
-    onChange: () => { writeView(view); carry(); clearTimeout(follow); follow = setTimeout(() => ws?.shownChanged(), 150); },
+    onChange: () => {
+      clearTimeout(follow);
+      follow = setTimeout(() => { writeView(view); carry(); ws?.shownChanged(); }, 150);
+    },
   });
   if (which === 'workspace') ws = workspaceView(body, table, view, who, ctx);
   else fill(body, h('div.runs-page', table.el));

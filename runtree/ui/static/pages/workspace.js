@@ -109,8 +109,8 @@ export function workspaceView(body, table, view, who, ctx) {
     smoothOut.textContent = smoothLabel(smooth.value);
     view.smooth = smooth.value === '0' ? '' : smooth.value;
     writeView(view);
-    window.__smoothStart = performance.now();
-    markAll(true);
+    window.__smoothStart ??= performance.now();
+    markAll(); // one redraw per frame however fast the slider moves
     clearTimeout(settle);
     settle = setTimeout(() => fetchSmoothed(), 400);
   });
@@ -198,15 +198,30 @@ export function workspaceView(body, table, view, who, ctx) {
     const smoothIn = h('input.input.tiny', { type: 'number', min: 0, max: 0.99, step: 0.05, value: own.smooth ?? '', placeholder: view.smooth || '0', 'aria-label': 'panel smoothing' });
     const xIn = h('select.select', { 'aria-label': 'panel x axis' }, xOptions(own.x ?? ''));
     xIn.value = own.x ?? '';
-    const logIn = h('select.select', { 'aria-label': 'panel log y' }, h('option', { value: '' }, 'workspace'), h('option', { value: '1' }, 'log'), h('option', { value: '0' }, 'linear'));
-    logIn.value = own.logy ?? '';
+    const scale = (label, value) => {
+      const el = h('select.select', { 'aria-label': label }, h('option', { value: '' }, 'workspace'), h('option', { value: '1' }, 'log'), h('option', { value: '0' }, 'linear'));
+      el.value = value === undefined ? '' : value === '1' ? '1' : '0';
+      return el;
+    };
+    const logIn = scale('panel log y', own.logy);
+    const logxIn = scale('panel log x', own.logx);
+    const clipIn = h('select.select', { 'aria-label': 'panel outliers' }, h('option', { value: '' }, 'workspace'), h('option', { value: '0' }, 'all points'),
+      ['1', '2', '5', '10'].map((v) => h('option', { value: v }, `clip ${v}%`)));
+    clipIn.value = own.outliers === undefined ? '' : own.outliers || '0';
+    const yminIn = h('input.input.tiny', { type: 'text', value: own.ymin ?? '', placeholder: view.ymin || 'auto', 'aria-label': 'panel y min' });
+    const ymaxIn = h('input.input.tiny', { type: 'text', value: own.ymax ?? '', placeholder: view.ymax || 'auto', 'aria-label': 'panel y max' });
     const box = h('div.panel-settings', { role: 'dialog', 'aria-label': `settings of ${key}` },
-      field('smoothing', smoothIn), field('x axis', xIn), field('y scale', logIn),
+      field('smoothing', smoothIn), field('x axis', xIn), field('log x', logxIn), field('y scale', logIn), field('outliers', clipIn),
+      field('y range', h('span', yminIn, ' – ', ymaxIn)),
       h('button.btn.small', { type: 'button', onclick: () => {
         const next = {};
         if (smoothIn.value !== '') next.smooth = smoothIn.value;
         if (xIn.value) next.x = xIn.value;
         if (logIn.value) next.logy = logIn.value === '1' ? '1' : '';
+        if (logxIn.value) next.logx = logxIn.value === '1' ? '1' : '';
+        if (clipIn.value) next.outliers = clipIn.value === '0' ? '' : clipIn.value;
+        if (yminIn.value.trim()) next.ymin = yminIn.value.trim();
+        if (ymaxIn.value.trim()) next.ymax = ymaxIn.value.trim();
         if (Object.keys(next).length) layout.panel[key] = next; else delete layout.panel[key];
         save();
         box.remove();
@@ -289,8 +304,12 @@ export function workspaceView(body, table, view, who, ctx) {
   const TIME_AXES = new Set(['wall', 'relative']);
   /** Whether some panel's x axis is wall or relative time: then series carry their timestamps. */
   const needTime = () => TIME_AXES.has(view.x) || Object.values(layout.panel).some((p) => TIME_AXES.has(p.x));
+  let wantQueued = false;
   function want(key) {
-    if (!wanted.has(key)) { wanted.add(key); fetchShown(); }
+    if (wanted.has(key)) return;
+    wanted.add(key);
+    // The panels coming into view together are asked for in one request.
+    if (!wantQueued) { wantQueued = true; setTimeout(() => { wantQueued = false; fetchShown(); }, 0); }
   }
   function wantAxis() { for (const k of axisKeys()) wanted.add(k); fetchShown(); }
 
@@ -343,10 +362,11 @@ export function workspaceView(body, table, view, who, ctx) {
           for (const k of ks) { const p = panels.get(k); if (p) p.dirty = true; }
           // Drawn after the first answer (something to look at) and after the last; not at every one between.
           done += 1;
-          if (done === 1 || done === jobs.length) markAll();
+          if (done === jobs.length) { clearTimeout(early); markAll(); } else if (done === 1) early = setTimeout(markAll, 300);
         }
       };
       let done = 0;
+      let early = 0; // a first look when the rest takes a while
       await Promise.all(Array.from({ length: PARALLEL }, worker));
     }
   }
@@ -387,6 +407,7 @@ export function workspaceView(body, table, view, who, ctx) {
     for (const p of panels.values()) p.dirty = true;
     if (now) drawVisible(); else queueDraw();
   }
+  let sliced = false; // draw a few panels per frame (after a table change: typing stays responsive)
   function queueDraw() {
     if (drawQueued) return;
     drawQueued = true;
@@ -396,11 +417,14 @@ export function workspaceView(body, table, view, who, ctx) {
     const shown = shownRuns();
     const groups = table.groups(shown);
     const defs = defsOf(runs);
+    const t0 = performance.now();
     for (const p of panels.values()) {
       if (!p.dirty || !p.visible || !p.card.isConnected) continue;
+      if (sliced && performance.now() - t0 > 12) { queueDraw(); return; } // the rest next frame
       p.dirty = false;
       drawPanel(p, shown, groups, defs);
     }
+    sliced = false;
     if (window.__smoothStart !== undefined) {
       window.__smoothMs = performance.now() - window.__smoothStart;
       window.__smoothStart = undefined;
@@ -431,7 +455,8 @@ export function workspaceView(body, table, view, who, ctx) {
       // A group expanded in the table shows its runs too, faint, behind the mean.
       for (const g of groups) if (table.isOpen(g.label)) members.push(...g.runs.map((r) => inShown.get(r.uid)).filter(Boolean));
     }
-    p.sub.textContent = `${groups ? `${groupLines.length} groups · ` : ''}${lines.length} run${lines.length === 1 ? '' : 's'}${axis !== '_step' ? ` · x: ${axisName(axis)}` : ''}${loaded < shown.length ? ' · loading…' : ''}`;
+    const more = table.shown().length - shown.length; // beyond "max runs": the table's first ones are drawn
+    p.sub.textContent = `${groups ? `${groupLines.length} groups · ` : ''}${lines.length} run${lines.length === 1 ? '' : 's'}${more > 0 ? ` (first ${shown.length} of ${shown.length + more})` : ''}${axis !== '_step' ? ` · x: ${axisName(axis)}` : ''}${loaded < shown.length ? ' · loading…' : ''}`;
     p.card.dataset.lines = String(lines.length);
     p.card.dataset.axis = axis;
     if (!lines.length) {
@@ -451,6 +476,9 @@ export function workspaceView(body, table, view, who, ctx) {
     if (!members.length) return { ...g, xs: [] };
     const data = align(members.map((l) => ({ xs: l.xs, ys: [l.smooth || l.raw] })));
     const xs = data[0];
+    // Each member's line is read at every shared x inside its own range (linear between its points): runs
+    // sampled at different steps still average over all of them, not over whichever has a point there.
+    for (let j = 1; j < data.length; j++) fillBetween(xs, data[j]);
     const mean = new Array(xs.length).fill(null);
     const lo = new Array(xs.length).fill(null);
     const hi = new Array(xs.length).fill(null);
@@ -539,7 +567,7 @@ export function workspaceView(body, table, view, who, ctx) {
       markAll();
     },
     /** The table's filter, eye, selection or grouping changed. */
-    shownChanged() { fetchShown(); markAll(); sweep.redraw(); },
+    shownChanged() { sliced = true; fetchShown(); markAll(); sweep.redraw(); },
     topMetrics: () => displayOrder(keys, layout).slice(0, 4),
   };
 }
@@ -562,6 +590,20 @@ export function displayOrder(keys, layout) {
 /** The top panels' metrics for the runs table's default columns, from this user's layout of the project. */
 export function topMetricsOf(runs, base) {
   return displayOrder(metricsOf(runs), normalize(prefs.get(`runtree.workspace.${base}`, null))).slice(0, 4);
+}
+
+/** Fill the gaps of `col` (nulls between two values) by linear interpolation over `xs`, in place. */
+function fillBetween(xs, col) {
+  let prev = -1;
+  for (let i = 0; i < col.length; i++) {
+    if (col[i] === null) continue;
+    if (prev >= 0 && i - prev > 1) {
+      const x0 = xs[prev];
+      const span = xs[i] - x0 || 1;
+      for (let k = prev + 1; k < i; k++) col[k] = col[prev] + ((col[i] - col[prev]) * (xs[k] - x0)) / span;
+    }
+    prev = i;
+  }
 }
 
 function empty(time) { return { points: 0, steps: [], values: [], time: time ? [] : undefined }; }

@@ -85,7 +85,9 @@ export function xLayout(xsList) {
     for (const x of xs) { const c = Math.min(MAX_X - 1, Math.floor((x - lo) / w)); if (!cols.has(c)) cols.set(c, x); }
     const keys = [...cols.keys()].sort((a, b) => a - b);
     const index = new Map(keys.map((c, i) => [c, i]));
+    const end = xs[xs.length - 1];
     xs = keys.map((c) => cols.get(c));
+    xs[xs.length - 1] = end; // the last column sits at the last x, so the lines reach the end of the data
     posOf = (x) => index.get(Math.min(MAX_X - 1, Math.floor((x - lo) / w)));
   } else {
     const index = new Map(xs.map((x, i) => [x, i]));
@@ -311,7 +313,10 @@ export function linePanelChart(el, { height = 220, onZoom, onReset } = {}) {
           if (u.select.width < 2) return;
           onZoom?.(u.posToVal(u.select.left, 'x'), u.posToVal(u.select.left + u.select.width, 'x'));
         }],
-        draw: [() => { el.dataset.draws = String(Number(el.dataset.draws || 0) + 1); }],
+        draw: [(u) => {
+          el.dataset.draws = String(Number(el.dataset.draws || 0) + 1);
+          el.dataset.lastX = String(u.data[0].length ? u.data[0][u.data[0].length - 1] : '');
+        }],
       },
     }, data, el);
     applyZoom();

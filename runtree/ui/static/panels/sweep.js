@@ -59,7 +59,7 @@ export function sweepSection(table, view, ctx, onBrush) {
     toggle.setAttribute('aria-expanded', String(!body.hidden));
     view.sweep = body.hidden ? '0' : '';
     writeView(view);
-    if (!body.hidden) redraw();
+    if (!body.hidden) { redraw(); loadImportance(); }
   });
   let runs = [];
   let params = [];
@@ -178,10 +178,11 @@ export function sweepSection(table, view, ctx, onBrush) {
     el.querySelector('.imp-metric').textContent = metric ? ` for ${metric}` : '';
     if (!metric || uids.length < 2 || !params.length) { fill(impBox, h('p.empty', 'Needs a metric and at least two runs.')); return; }
     const mine = ++impSeq;
-    fill(impBox, h('p.muted.small', 'Computing…'));
+    // The last answer stays until the new one comes (no flicker while the filter changes).
+    if (!impBox.querySelector('table')) fill(impBox, h('p.muted.small', 'Computing…'));
     let got;
     try {
-      got = await api.importance(uids, metric, params, ctx.signal);
+      got = await api.importance(uids, metric, params.slice(0, 64), ctx.signal);
     } catch (e) {
       if (e.name !== 'AbortError') fill(impBox, h('p.error', e.message));
       return;
@@ -220,12 +221,12 @@ export function sweepSection(table, view, ctx, onBrush) {
       if (Object.keys(brushes).length) applyBrushes();
       redraw();
       clearTimeout(impTimer);
-      impTimer = setTimeout(() => { if (!el.hidden) loadImportance(); }, 50);
+      impTimer = setTimeout(() => { if (!el.hidden && !body.hidden) loadImportance(); }, 50);
     },
     redraw() {
       redraw();
       clearTimeout(impTimer);
-      impTimer = setTimeout(() => { if (!el.hidden) loadImportance(); }, 300);
+      impTimer = setTimeout(() => { if (!el.hidden && !body.hidden) loadImportance(); }, 300);
     },
   };
 }
