@@ -60,7 +60,14 @@ def test_kill_9_leaves_a_consistent_store_and_a_crashed_run(rt_dir: Path) -> Non
     with subprocess.Popen([sys.executable, "-c", ENDLESS], env=_env(rt_dir), stdout=subprocess.PIPE, text=True) as p:
         assert p.stdout is not None
         assert p.stdout.readline().strip() == "logging"
-        time.sleep(0.8)  # let several batches land, and kill in the middle of more
+        # Kill once more than the first 2,000 rows are stored, in the middle of more batches. (A kill -9 loses
+        # what the writer had not committed: up to its current slice, a quarter second of the store's rate.)
+        deadline = time.monotonic() + 60
+        stored = 0
+        while stored <= 2000 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with runtree.Api() as api:
+                stored = len(api.run("crash/victim").history(keys=["i"]))
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=10)
 
