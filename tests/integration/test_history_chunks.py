@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,25 +14,9 @@ from runtree.domain.chunks import CHUNK_ROWS, aggregate_rows
 from runtree.domain.records import RunRecord, Segment
 from runtree.store.base import Store
 from runtree.store.codec import dumps
-from runtree.store.sqlite import SqliteStore
 
 N = 2 * CHUNK_ROWS + 900  # two sealed chunks and an open tail
 IMG = {"_type": "image-file", "path": "media/images/x.png", "sha256": "ab" * 32, "size": 12, "width": 2, "height": 3}
-
-
-@pytest.fixture(params=["sqlite", "postgres", "remote(sqlite)", "remote(postgres)"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s: Store
-    if request.param.startswith("remote("):
-        s = request.getfixturevalue(f"{request.param[7:-1]}_server").fresh_store()
-    elif request.param == "postgres":
-        from runtree.store.postgres import PostgresStore
-
-        s = PostgresStore(request.getfixturevalue("pg_url"))
-    else:
-        s = SqliteStore(tmp_path / "chunks.db")
-    yield s
-    s.close()
 
 
 def _run(uid: str, run_id: str, **kw: Any) -> RunRecord:

@@ -16,21 +16,13 @@ from runtree.errors import UsageError
 from runtree.server import auth
 from runtree.store.base import Store
 from runtree.store.remote import RemoteStore
-from runtree.store.sqlite import SqliteStore
+from tests.integration.conftest import open_store_of_kind
 from tests.integration.server_fixture import Server
 
 
 @pytest.fixture(params=["sqlite", "postgres", "remote(sqlite)"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s: Store
-    if request.param.startswith("remote("):
-        s = request.getfixturevalue(f"{request.param[7:-1]}_server").fresh_store()
-    elif request.param == "postgres":
-        from runtree.store.postgres import PostgresStore
-
-        s = PostgresStore(request.getfixturevalue("pg_url"))
-    else:
-        s = SqliteStore(tmp_path / "filters.db")
+    s = open_store_of_kind(request.param, request, tmp_path)
     _seed(s)
     yield s
     s.close()

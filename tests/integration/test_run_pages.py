@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 import runtree
 from runtree.domain import lineage
 from runtree.domain.records import RunRecord
 from runtree.store.base import Store
 from runtree.store.sqlite import SqliteStore
-
-
-@pytest.fixture(params=["sqlite", "postgres", "remote(sqlite)", "remote(postgres)"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s: Store
-    if request.param.startswith("remote("):
-        s = request.getfixturevalue(f"{request.param[7:-1]}_server").fresh_store()
-    elif request.param == "postgres":
-        from runtree.store.postgres import PostgresStore
-
-        s = PostgresStore(request.getfixturevalue("pg_url"))
-    else:
-        s = SqliteStore(tmp_path / "pages.db")
-    yield s
-    s.close()
 
 
 def _make(store: Store, n: int, project: str = "p") -> list[str]:

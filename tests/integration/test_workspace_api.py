@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,23 +14,7 @@ from runtree.domain import lineage
 from runtree.domain.records import RunRecord
 from runtree.server.auth import hash_key, make_key
 from runtree.store.base import Store
-from runtree.store.sqlite import SqliteStore
 from tests.integration.server_fixture import Server
-
-
-@pytest.fixture(params=["sqlite", "postgres", "remote(sqlite)", "remote(postgres)"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s: Store
-    if request.param.startswith("remote("):
-        s = request.getfixturevalue(f"{request.param[7:-1]}_server").fresh_store()
-    elif request.param == "postgres":
-        from runtree.store.postgres import PostgresStore
-
-        s = PostgresStore(request.getfixturevalue("pg_url"))
-    else:
-        s = SqliteStore(tmp_path / "ws.db")
-    yield s
-    s.close()
 
 
 def test_a_setting_is_stored_replaced_and_kept_exactly(store: Store) -> None:
