@@ -58,7 +58,9 @@ export function xFor(table, steps, by) {
   return steps.map((s) => interpolate(ref.steps, ref.ys, s));
 }
 
-function interpolate(xs, ys, x) {
+/** y at `x` on the line through (xs, ys), xs ascending: clamped at the ends; null for an empty line. */
+export function interpolate(xs, ys, x) {
+  if (!xs.length) return null;
   let lo = 0;
   let hi = xs.length - 1;
   if (x <= xs[0]) return ys[0];

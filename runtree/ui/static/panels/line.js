@@ -6,6 +6,7 @@
 import { alpha } from '../chart.js';
 import { fill, h } from '../dom.js';
 import { duration, number } from '../format.js';
+import { interpolate } from '../series.js';
 
 const uPlot = window.uPlot;
 const MAX_X = 1500; // distinct x values a panel keeps; beyond that x is cut into this many columns (about 2 per pixel)
@@ -33,20 +34,6 @@ export function stepMetricOf(defs, key) {
     if (name.endsWith('*') && key.startsWith(name.slice(0, -1)) && d?.step_metric) return d.step_metric;
   }
   return null;
-}
-
-function interpolate(xs, ys, x) {
-  if (!xs.length) return null;
-  let lo = 0;
-  let hi = xs.length - 1;
-  if (x <= xs[0]) return ys[0];
-  if (x >= xs[hi]) return ys[hi];
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (xs[mid] <= x) lo = mid; else hi = mid;
-  }
-  if (xs[lo] === x) return ys[lo];
-  return ys[lo] + ((ys[hi] - ys[lo]) * (x - xs[lo])) / (xs[hi] - xs[lo]);
 }
 
 /** x values of one run's series `s` for the axis `axis` ('_step', 'wall', 'relative', or a metric with its series `ref`). */
